@@ -1,0 +1,30 @@
+"""ament_python / pip build of tvau_ros."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "tvau_ros"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    package_data={PACKAGE: ["configs/*.yaml", "prompts/*.yaml"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*")),
+        (f"share/{PACKAGE}/models", glob("models/*")),
+    ],
+    python_requires=">=3.10",
+    install_requires=["numpy", "pyyaml"],
+    zip_safe=False,
+    maintainer="tvau_ros maintainers",
+    description="Text-guided fine-grained video anomaly understanding for ROS 2",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "tvau = tvau_ros.cli:main",
+        ],
+    },
+)
