@@ -1,0 +1,132 @@
+"""``tvau eval ...``: evaluation subcommands (formats and metrics: docs/metrics.md).
+
+Each entry of ``_SUBCOMMANDS`` adds one ``tvau eval <name>`` parser; adding a subcommand is
+one function appended there. ``add_region_options`` / ``eval_options`` and ``load_videos`` are
+shared by the subcommands.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Callable
+
+from tvau_ros.cli import CliError
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def add_dataset_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, metavar="ROOT",
+                        help="dataset root (UBnormal or ShanghaiTech layout)")
+    parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder for report.json and the PNG plots")
+
+
+def add_region_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the RBDC/TBDC evaluation and of the heatmap -> detections conversion."""
+    group = parser.add_argument_group("localization (RBDC/TBDC)")
+    group.add_argument("--alpha", type=_fraction, default=0.1,
+                       help="fraction of a track's regions to detect (default 0.1)")
+    group.add_argument("--beta", type=_fraction, default=0.1,
+                       help="IoU for a detection to match a region (default 0.1)")
+    group.add_argument("--base-threshold", type=float, default=0.5,
+                       help="heatmaps: lowest value kept in a component (default 0.5)")
+    group.add_argument("--min-area", type=_positive_int, default=1,
+                       help="heatmaps: smallest component in heatmap cells (default 1)")
+    group.add_argument("--gt-region", choices=("largest", "all"), default="largest",
+                       help="GT box from a mask: largest component or all pixels of the object id")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="skip videos without predictions (listed in the report) instead of failing")
+
+
+def eval_options(args: argparse.Namespace):
+    from tvau_ros.metrics.report import EvalOptions
+
+    return EvalOptions(alpha=args.alpha, beta=args.beta, base_threshold=args.base_threshold,
+                       min_area=args.min_area, region_mode=args.gt_region,
+                       allow_missing=args.allow_missing)
+
+
+def load_videos(root: str, split: str) -> list:
+    """The split's videos through ``tvau_ros.data.load_dataset``, errors as ``CliError``."""
+    try:
+        from tvau_ros.data import load_dataset
+    except ImportError:
+        try:
+            from tvau_ros.data.dataset import load_dataset
+        except ImportError as exc:
+            raise CliError(f"dataset readers are not available ({exc})") from None
+    try:
+        videos = load_dataset(root, split)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"--dataset {root} --split {split}: {exc}") from None
+    if not videos:
+        raise CliError(f"--dataset {root} --split {split}: no videos in this split")
+    return videos
+
+
+def print_summary(report: dict, written: dict) -> None:
+    frame, region = report.get("frame"), report.get("region")
+    if frame:
+        print(f"frame: micro AUC {_pct(frame.get('micro_auc'))}, macro AUC {_pct(frame.get('macro_auc'))} "
+              f"({frame['num_videos']} videos)")
+    if region:
+        print(f"region: RBDC {_pct(region.get('rbdc'))}, TBDC {_pct(region.get('tbdc'))}")
+    for key, value in report.get("skipped", {}).items():
+        if value:
+            print(f"skipped: {key}: {value if isinstance(value, int) else len(value)}")
+    print(f"report: {written['report']}")
+
+
+def _pct(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.2f}%"
+
+
+def _run_predictions(args: argparse.Namespace) -> int:
+    from tvau_ros.metrics.predictions import PredictionError, load_predictions
+    from tvau_ros.metrics.report import evaluate_predictions, write_evaluation
+
+    options = eval_options(args)
+    try:
+        predictions = load_predictions(args.pred)
+        videos = load_videos(args.dataset, args.split)
+        evaluation = evaluate_predictions(predictions, videos, options)
+    except PredictionError as exc:
+        raise CliError(str(exc)) from None
+    written = write_evaluation(evaluation, args.out)
+    print_summary(evaluation.report, written)
+    return 0
+
+
+def _add_predictions(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "predictions", help="score a prediction file (frame scores, detections or heatmaps)",
+        description="Frame micro/macro AUC and RBDC/TBDC of a .jsonl or .npz prediction file "
+                    "(format: docs/metrics.md); writes report.json and PNG curves.")
+    add_dataset_options(parser)
+    parser.add_argument("--pred", required=True, metavar="FILE", help="predictions (.jsonl or .npz)")
+    add_region_options(parser)
+    parser.set_defaults(func=_run_predictions)
+
+
+_SUBCOMMANDS: list[Callable] = [_add_predictions]
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("eval", help="evaluate predictions with the paper's metrics")
+    eval_sub = parser.add_subparsers(dest="eval_command", metavar="EVAL_COMMAND")
+    for add in _SUBCOMMANDS:
+        add(eval_sub)
+    parser.set_defaults(func=lambda _args: parser.print_help() or 0)
