@@ -121,7 +121,63 @@ def _add_predictions(subparsers) -> None:
     parser.set_defaults(func=_run_predictions)
 
 
-_SUBCOMMANDS: list[Callable] = [_add_predictions]
+def _parse_method(text: str) -> tuple[str, str]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=CHECKPOINT, got {text!r}")
+    return name, path
+
+
+def _run_ahd(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from tvau_ros.evaluation.ahd_benchmark import evaluate_methods
+
+    checkpoints = dict(args.checkpoint)
+    if not checkpoints and not args.motion_baseline:
+        raise CliError("nothing to evaluate: give --checkpoint NAME=PATH and/or --motion-baseline")
+    options = eval_options(args)
+    out = Path(args.out)
+    tables = {}
+    for split in args.split:
+        videos = load_videos(args.dataset, split)
+        try:
+            tables[split] = evaluate_methods(videos, checkpoints, args.motion_baseline, options,
+                                             out / split, progress=not args.quiet)
+        except (OSError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+    (out / "summary.json").write_text(json.dumps(tables, indent=2) + "\n")
+    for split, rows in tables.items():
+        print(f"\n{split} ({rows[0]['videos']} videos, {rows[0]['frames']} frames)")
+        print(f"{'method':<28}{'micro AUC':>10}{'macro AUC':>10}{'RBDC':>8}{'TBDC':>8}{'fps':>8}")
+        for row in rows:
+            print(f"{row['method']:<28}{row['micro_auc']:>10.1f}{row['macro_auc']:>10.1f}"
+                  f"{row['rbdc']:>8.1f}{row['tbdc']:>8.1f}{row['fps']:>8.1f}")
+    print(f"\nreport: {out / 'summary.json'}")
+    return 0
+
+
+def _add_ahd(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "ahd", help="evaluate AHD checkpoints and baselines on the same frames",
+        description="Runs each AHD checkpoint (heads sharing an encoder share its pass) and the "
+                    "classical motion baseline over every frame of the split(s); writes per method "
+                    "report.json + ROC/RBDR/TBDR plots, a heatmap overlay grid and summary.json, "
+                    "and prints a table.")
+    parser.add_argument("--dataset", required=True, metavar="ROOT", help="dataset root")
+    parser.add_argument("--split", nargs="+", default=["test"], help="split(s) (default: test)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--checkpoint", type=_parse_method, action="append", default=[],
+                        metavar="NAME=PATH", help="an AHD checkpoint to evaluate (repeatable)")
+    parser.add_argument("--motion-baseline", action="store_true",
+                        help="also evaluate the classical motion baseline (MOG2 blobs)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_region_options(parser)
+    parser.set_defaults(func=_run_ahd)
+
+
+_SUBCOMMANDS: list[Callable] = [_add_predictions, _add_ahd]
 
 
 def register(subparsers) -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks of whole models on a dataset split (``tvau eval ahd``)."""
