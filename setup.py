@@ -25,6 +25,9 @@ setup(
     entry_points={
         "console_scripts": [
             "tvau = tvau_ros.cli:main",
+            "heatmap_node = tvau_ros.nodes.heatmap_node:main",
+            "replay_node = tvau_ros.nodes.replay_node:main",
+            "recorder_node = tvau_ros.nodes.recorder_node:main",
         ],
     },
 )

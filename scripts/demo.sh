@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The main job: replay a clip through the heatmap node over DDS and record the results.
+#
+#   scripts/demo.sh [CLIP] [PIPELINE_CONFIG] [OUT_DIR]
+#
+# CLIP: a video / image folder / rosbag2 (default: a generated sample clip with one anomaly,
+# written to OUT_DIR/sample.mp4). PIPELINE_CONFIG: pipeline YAML (default: the packaged one).
+# OUT_DIR (default: outputs/demo): annotated.mp4, events.jsonl, summary.json; the summary
+# (frames, fps, anomalies with their time spans) is printed at the end.
+# Runs `tvau bringup`: heatmap node + recorder + replay as separate processes, from launch/params.yaml.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${TVAU_VENV:-$REPO/.venv}"
+CLIP="${1:-}"
+CONFIG="${2:-}"
+OUT="${3:-$REPO/outputs/demo}"
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+  echo "demo: error: no virtual environment at $VENV (run scripts/setup.sh first)" >&2
+  exit 2
+fi
+export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
+export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( (RANDOM % 100) + 101 ))}"
+export ROS_LOG_DIR="${ROS_LOG_DIR:-$(mktemp -d -t tvau_demo_log.XXXXXX)}"
+PY="$VENV/bin/python"
+mkdir -p "$OUT"
+
+if [[ -z "$CLIP" ]]; then
+  CLIP="$OUT/sample.mp4"
+  "$PY" -m tvau_ros.io.sample_clip "$CLIP"
+elif [[ ! -e "$CLIP" ]]; then
+  echo "demo: error: no such clip: $CLIP" >&2
+  exit 2
+fi
+if [[ -n "$CONFIG" && ! -f "$CONFIG" ]]; then
+  echo "demo: error: no such pipeline config: $CONFIG" >&2
+  exit 2
+fi
+
+args=(bringup --source "$CLIP" --record "$OUT")
+[[ -n "$CONFIG" ]] && args+=(--config "$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")")
+echo "demo: replaying $CLIP through the heatmap node (ROS_DOMAIN_ID=$ROS_DOMAIN_ID), outputs in $OUT"
+exec "$PY" -c "import sys; from tvau_ros.cli import main; sys.exit(main(sys.argv[1:]))" "${args[@]}"

@@ -1,0 +1,100 @@
+"""``tvau run``: the offline pipeline over a video / image folder / bag, and its errors."""
+import json
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from tvau_ros.cli import main
+from tvau_ros.core.pipeline import AnomalyPipeline, PipelineConfig, build_engine, load_pipeline_config
+from tvau_ros.core.types import evidence_to_dict
+from tvau_ros.io.bag_writer import write_image_bag
+from tvau_ros.io.sample_clip import generate_sample_clip
+from tvau_ros.io.sources import open_source
+from tvau_ros.io.writers import read_events
+from tvau_ros.metrics.predictions import load_predictions
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return generate_sample_clip(tmp_path_factory.mktemp("clip") / "sample.mp4", frames=45, anomaly_start=10)
+
+
+def test_run_video_writes_all_outputs_matching_the_pipeline(clip, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", "--video", str(clip.path), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "tvau run: 45 frames" in printed and "anomalies: 1" in printed
+    events = read_events(out / "events.jsonl")
+    # the same pipeline object, driven by hand, gives the same events
+    cfg = load_pipeline_config()
+    pipe = AnomalyPipeline(build_engine(cfg), PipelineConfig.from_dict(cfg))
+    expected = [evidence_to_dict(e) for f in open_source(clip.path)
+                if (e := pipe.push(f.image, f.time_ns, f.frame_id)) is not None]
+    assert events == expected
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 45 and summary["dropped_frames"] == 0 and summary["frames_without_heatmap"] == []
+    (anomaly,) = summary["anomalies"]
+    first, last = clip.abnormal_span()
+    assert first / clip.fps - 0.5 <= anomaly["start_s"] <= last / clip.fps
+    heatmaps = load_predictions(out / "heatmaps.npz").heatmaps["sample"]
+    assert heatmaps.shape == (45, 120, 160)
+    video = cv2.VideoCapture(str(out / "annotated.mp4"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 45
+    assert (video.get(cv2.CAP_PROP_FRAME_WIDTH), video.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (320, 240)
+
+
+def test_run_frames_folder_with_a_config_file(clip, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for f in open_source(clip.path):
+        if f.index < 12:
+            cv2.imwrite(str(folder / f"{f.index}.jpg"), f.image[:, :, ::-1])
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("clip: {stride: 2}\n")
+    out = tmp_path / "out"
+    assert main(["run", "--frames", str(folder), "--fps", "15", "--config", str(cfg), "--out", str(out),
+                 "--no-video"]) == 0
+    events = read_events(out / "events.jsonl")
+    assert [e["frame_index"] for e in events] == [4, 6, 8, 10, 11]  # stride 2, then the tail
+    assert not (out / "annotated.mp4").exists()
+
+
+def test_run_bag(clip, tmp_path):
+    images = [f.image for f in open_source(clip.path)][:10]
+    bag = write_image_bag(tmp_path / "bag", images, fps=15, frame_id="bag_cam")
+    out = tmp_path / "out"
+    assert main(["run", "--bag", str(bag), "--out", str(out), "--no-video"]) == 0
+    events = read_events(out / "events.jsonl")
+    assert len(events) == 6 and events[0]["frame_id"] == "bag_cam"
+
+
+def _cli(*args):
+    code = "import sys; from tvau_ros.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("kind,name,content,message", [
+    ("--video", "missing.mp4", None, "no such file or folder"),
+    ("--video", "corrupt.mp4", b"\x00not a video" * 50, "cannot read video"),
+    ("--bag", "corrupt.mcap", b"\x00not a bag" * 50, "cannot read bag"),
+    ("--frames", "nothing", "dir", "no image files"),
+])
+def test_bad_sources_exit_2_with_one_line(tmp_path, kind, name, content, message):
+    path = tmp_path / name
+    if content == "dir":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    result = _cli("run", kind, str(path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tvau: error: ") and message in lines[0] and name in lines[0]
+
+
+def test_missing_ahd_checkpoint_is_one_line(tmp_path, clip):
+    result = _cli("run", "--video", str(clip.path), "--checkpoint", str(tmp_path / "none.safetensors"),
+                  "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"tvau: error: engine 'ahd': checkpoint not found: {tmp_path / 'none.safetensors'}"
