@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -142,6 +143,29 @@ class PipelineConfig:
         )
 
 
+def models_dirs() -> list[Path]:
+    """Where shipped models are looked up by name: $TVAU_MODELS_DIR, the installed package's
+    share/tvau_ros/models (colcon), the source tree's models/ (pip -e)."""
+    dirs = [Path(p) for p in os.environ.get("TVAU_MODELS_DIR", "").split(os.pathsep) if p]
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        dirs.append(Path(get_package_share_directory("tvau_ros")) / "models")
+    except Exception:  # noqa: BLE001 - no ament index / package not installed with colcon
+        pass
+    dirs.append(Path(__file__).resolve().parents[2] / "models")
+    return dirs
+
+
+def shipped_model(name: str) -> Path:
+    """``name`` (a model card name such as ``tvau_ahd_dinov2s_minilm``) -> its .safetensors."""
+    for folder in models_dirs():
+        candidate = folder / f"{name}.safetensors"
+        if candidate.is_file():
+            return candidate
+    return models_dirs()[-1] / f"{name}.safetensors"
+
+
 def build_engine(cfg: dict) -> HeatmapEngine:
     """The engine named by ``cfg["engine"]`` (a dict from ``load_pipeline_config``).
 
@@ -167,7 +191,9 @@ def build_engine(cfg: dict) -> HeatmapEngine:
         if not checkpoint:
             raise EngineLoadError("engine 'ahd' needs ahd.checkpoint (a trained AHD checkpoint)")
         looks_like_path = "/" in checkpoint or Path(checkpoint).suffix.lower() in CHECKPOINT_SUFFIXES
-        if looks_like_path and not Path(checkpoint).exists():
+        if not looks_like_path:
+            checkpoint = str(shipped_model(checkpoint))
+        if not Path(checkpoint).exists():
             raise EngineLoadError(f"engine 'ahd': checkpoint not found: {checkpoint}")
         from tvau_ros.core.ahd import load_ahd_engine
         try:

@@ -116,19 +116,18 @@ def build_feature_cache(
     seed: int = 0,
     progress: bool = True,
 ) -> FeatureCache:
-    """Encode the chosen frame pairs of every video once; skip videos already cached with the
-    same settings (so an interrupted build resumes)."""
+    """Encode the chosen frame pairs of every video once; a video whose file exists in a cache
+    built with the same encoder settings is not encoded again (an interrupted build resumes)."""
     from tqdm import tqdm
 
     from tvau_ros.core.backbones import build_backbone
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    settings = {"model": model_config.to_dict(), "encoder_init": encoder_init, "seed": seed,
-                "pairs_per_video": pairs_per_video, "abnormal_fraction": abnormal_fraction}
+    settings = encoder_settings(model_config.to_dict(), encoder_init, seed, pairs_per_video, abnormal_fraction)
     index_path = root / "index.json"
     old = json.loads(index_path.read_text()) if index_path.is_file() else {}
-    done = {v["name"]: v for v in old.get("videos", [])} if old.get("settings") == settings else {}
+    reuse = bool(old) and encoder_settings(**_stored(old.get("settings", {}))) == settings
 
     backbone = build_backbone(model_config.backbone, model_config.layers, model_config.cache_dir, model_config.model_path)
     text_features = compute_text_features(backbone, load_prompt_set(model_config.prompts))
@@ -137,12 +136,20 @@ def build_feature_cache(
     dims = backbone_dims(backbone)
     grid = (model_config.input_size[0] // dims["patch_size"], model_config.input_size[1] // dims["patch_size"])
 
+    def entry(split, video, pairs):
+        return {"name": video.name, "split": split, "file": f"{split}/{video.name}.npz",
+                "abnormal": bool(video.is_abnormal), "categories": video_categories(video), "pairs": pairs}
+
+    def write_index(entries):
+        index_path.write_text(json.dumps({"settings": settings, "dims": dims, "grid": list(grid),
+                                          "text_features": text_features.tolist(), "videos": entries}))
+
     entries = []
     jobs = [(split, v) for split, videos in videos_by_split.items() for v in videos]
     for split, video in tqdm(jobs, desc=f"encoding ({encoder_init} encoder)", disable=not progress, unit="video"):
         file = f"{split}/{video.name}.npz"
-        if video.name in done and (root / file).is_file():
-            entries.append(done[video.name])
+        if reuse and (root / file).is_file():
+            entries.append(entry(split, video, min(pairs_per_video, video.num_frames - 1)))
             continue
         ends = choose_pairs(video, pairs_per_video, abnormal_fraction, seed)
         frames = [int(f) for t in ends for f in (t - 1, t)]
@@ -158,12 +165,27 @@ def build_feature_cache(
         (root / split).mkdir(exist_ok=True)
         np.savez(root / file, tokens=tokens.numpy().astype(np.float16), targets=targets.astype(np.float16),
                  frames=ends, labels=np.asarray(video.frame_labels)[np.stack([ends - 1, ends], 1)])
-        entry = {"name": video.name, "split": split, "file": file, "abnormal": bool(video.is_abnormal),
-                 "categories": video_categories(video), "pairs": int(len(ends))}
-        entries.append(entry)
-        done[video.name] = entry
-        index_path.write_text(json.dumps({"settings": settings, "dims": dims, "grid": list(grid),
-                                          "text_features": text_features.tolist(), "videos": list(done.values())}))
-    index_path.write_text(json.dumps({"settings": settings, "dims": dims, "grid": list(grid),
-                                      "text_features": text_features.tolist(), "videos": entries}))
+        entries.append(entry(split, video, int(len(ends))))
+        write_index(entries)  # an interrupted build resumes from here
+    write_index(entries)
     return FeatureCache(root)
+
+
+ENCODER_KEYS = ("backbone", "layers", "input_size", "model_path", "prompts")
+
+
+def encoder_settings(model: dict, encoder_init: str, seed: int, pairs_per_video: int,
+                     abnormal_fraction: float) -> dict:
+    """What the cached tokens depend on: the encoder and the frame sampling, not the head
+    (so heads with other MLP sizes, motion switch or epochs reuse the cache)."""
+    return {"encoder": {k: model.get(k) for k in ENCODER_KEYS}, "encoder_init": encoder_init,
+            "seed": seed if encoder_init == "random" else None, "sampling_seed": seed,
+            "pairs_per_video": pairs_per_video, "abnormal_fraction": abnormal_fraction}
+
+
+def _stored(settings: dict) -> dict:
+    """Arguments of ``encoder_settings`` from an index's settings (either format)."""
+    model = settings.get("model") or settings.get("encoder") or {}
+    return {"model": model, "encoder_init": settings.get("encoder_init"),
+            "seed": settings.get("sampling_seed", settings.get("seed")),
+            "pairs_per_video": settings.get("pairs_per_video"), "abnormal_fraction": settings.get("abnormal_fraction")}
