@@ -1,5 +1,5 @@
 # tvau_ros entry points. `make test` is what CI runs (.ci/run).
-.PHONY: setup test test-unit clean
+.PHONY: setup test test-unit demo demo-vtest clean
 
 setup:
 	bash scripts/setup.sh
@@ -9,6 +9,14 @@ test: setup
 
 test-unit: setup
 	bash scripts/test.sh test/unit tvau_ros
+
+# The main job: a generated sample clip -> replay node -> AHD heatmap node (DDS) -> outputs/demo
+demo: setup
+	bash scripts/demo.sh "" tvau_ros/configs/pipeline_ahd.yaml outputs/demo
+
+# The same on real surveillance footage (OpenCV's vtest.avi from Debian's opencv-doc)
+demo-vtest: setup
+	bash scripts/demo.sh "$$(bash scripts/get_vtest.sh)" tvau_ros/configs/pipeline_ahd.yaml outputs/demo_vtest
 
 clean:
 	rm -rf build build.*.log .venv .pytest_cache

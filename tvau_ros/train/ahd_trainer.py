@@ -126,6 +126,9 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
     steps_per_epoch = math.ceil(tokens.shape[0] / world / cfg.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     state_path, start_epoch, best = out / "last.pt", 0, {"val_loss": math.inf, "epoch": -1}
+    log_path = out / "train_log.jsonl"
+    if not (resume and state_path.is_file()) and rank == 0:
+        log_path.unlink(missing_ok=True)
     if resume and state_path.is_file():
         state = torch.load(state_path, weights_only=False)
         head.load_state_dict(state["head"])
@@ -137,7 +140,6 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
 
-    log = []
     generator = torch.Generator().manual_seed(cfg.seed)
     for epoch in range(start_epoch, cfg.epochs):
         head.train()
@@ -159,7 +161,6 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
         val_loss = evaluate_loss(head, *val, cfg) if val else math.nan
         record = {"epoch": epoch + 1, "train_loss": running / max(seen, 1), "val_loss": val_loss,
                   "seconds": round(time.perf_counter() - t0, 2)}
-        log.append(record)
         if progress:
             print(json.dumps(record), flush=True)
         if not val or val_loss < best["val_loss"]:
@@ -168,7 +169,7 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
         torch.save({"head": head.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
                     "epoch": epoch, "best": best}, state_path)
-        with (out / "train_log.jsonl").open("a") as fh:
+        with log_path.open("a") as fh:
             fh.write(json.dumps(record) + "\n")
     if world > 1:
         torch.distributed.barrier()

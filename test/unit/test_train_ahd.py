@@ -1,0 +1,123 @@
+"""AHD training on a small hand-made feature cache, and the evaluation's clip subsampling."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tvau_ros.core.checkpoint import load_ahd_checkpoint
+from tvau_ros.data.dataset import TrackSpan
+from tvau_ros.evaluation.ahd_benchmark import ClipSubsample
+from tvau_ros.train.ahd_trainer import focal_dice_loss, select_training_videos, train_ahd
+from tvau_ros.train.config import TrainConfig, load_train_config
+from tvau_ros.train.features import FeatureCache, encoder_settings, _stored
+
+DIMS = {"num_layers": 2, "visual_dim": 8, "text_dim": 4, "patch_size": 14, "temporal_patch": 1}
+MODEL = {"backbone": "dinov2_minilm", "layers": [1, 2], "input_size": [28, 42], "clip_len": 2,
+         "motion": True, "mlp_hidden": 16, "logit_scale": 10.0}
+
+
+def _write_cache(root, videos):
+    """Tokens whose first channel marks abnormal cells, so a head can learn the targets."""
+    rng = np.random.default_rng(0)
+    entries = []
+    for split, name, abnormal, category in videos:
+        targets = np.zeros((3, 2, 2, 3), np.float16)
+        if abnormal:
+            targets[:, :, 1, 2] = 1.0
+        tokens = rng.normal(size=(3, 2, 2, 2, 3, 8)).astype(np.float16)
+        tokens[..., 0] = np.moveaxis(targets, 0, 0)[:, None] * 3.0
+        (root / split).mkdir(parents=True, exist_ok=True)
+        np.savez(root / f"{split}/{name}.npz", tokens=tokens, targets=targets)
+        entries.append({"name": name, "split": split, "file": f"{split}/{name}.npz", "abnormal": abnormal,
+                        "categories": [category] if abnormal else [], "pairs": 3})
+    text = [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]
+    (root / "index.json").write_text(json.dumps({"settings": {}, "dims": DIMS, "grid": [2, 3],
+                                                 "text_features": text, "videos": entries}))
+    return FeatureCache(root)
+
+
+VIDEOS = [("train", "a1", True, "running"), ("train", "a2", True, "running"), ("train", "a3", True, "falling"),
+          ("train", "n1", False, None), ("validation", "v1", True, "jumping"), ("validation", "v2", False, None)]
+
+
+def test_one_shot_keeps_one_abnormal_video_per_type_and_all_normal(tmp_path):
+    cache = _write_cache(tmp_path, VIDEOS)
+    assert [v["name"] for v in select_training_videos(cache, "one_shot")] == ["a1", "a3", "n1"]
+    assert len(select_training_videos(cache, "fine_tuned")) == 4
+
+
+def test_training_lowers_the_validation_loss_and_writes_a_loadable_checkpoint(tmp_path):
+    cache = _write_cache(tmp_path / "cache", VIDEOS)
+    cfg = TrainConfig(model=MODEL, out_dir=str(tmp_path / "out"), epochs=15, batch_size=4, lr=0.02, seed=1)
+    path = train_ahd(cfg, cache, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "out" / "train_log.jsonl").read_text().splitlines()]
+    assert len(log) == 15 and log[-1]["val_loss"] < log[0]["val_loss"]
+    ckpt = load_ahd_checkpoint(path)
+    assert ckpt.extra["train_videos"] == ["a1", "a2", "a3", "n1"]
+    assert ckpt.dims == DIMS and ckpt.model_id.endswith("fine_tuned")
+    head = ckpt.build_head()
+    tokens, targets = cache.load(cache.videos("validation"))
+    with torch.no_grad():
+        prob = torch.softmax(10.0 * head.class_maps(tokens.float()), dim=-3)[:, :, 1]
+    assert float(prob[0, :, 1, 2].mean()) > float(prob[0, :, 0, 0].mean())  # abnormal cell scores higher
+
+
+def test_resume_continues_from_the_last_epoch(tmp_path):
+    cache = _write_cache(tmp_path / "cache", VIDEOS)
+    cfg = TrainConfig(model=MODEL, out_dir=str(tmp_path / "out"), epochs=2, batch_size=4, seed=1)
+    train_ahd(cfg, cache, progress=False)
+    longer = TrainConfig(**{**cfg.to_dict(), "epochs": 2})
+    train_ahd(longer, cache, progress=False)  # nothing left to do
+    assert len((tmp_path / "out" / "train_log.jsonl").read_text().splitlines()) == 2
+
+
+def test_focal_dice_prefers_the_right_map():
+    target = torch.zeros(1, 4, 4)
+    target[0, 1:3, 1:3] = 1
+    good = target * 0.9 + 0.05
+    assert focal_dice_loss(good, target, 2.0, 0.75, 1.0) < focal_dice_loss(1 - good, target, 2.0, 0.75, 1.0)
+
+
+def test_cache_is_reused_when_only_the_head_changes():
+    a = encoder_settings({**MODEL, "mlp_hidden": 16, "motion": True}, "pretrained", 0, 12, 0.5)
+    b = encoder_settings({**MODEL, "mlp_hidden": 128, "motion": False}, "pretrained", 0, 12, 0.5)
+    c = encoder_settings({**MODEL, "input_size": [56, 56]}, "pretrained", 0, 12, 0.5)
+    assert a == b != c
+    assert encoder_settings(**_stored(a)) == a
+
+
+def test_bad_training_config_names_the_key(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("regime: two_shot\n")
+    with pytest.raises(ValueError, match="regime"):
+        load_train_config(path)
+    path.write_text("epochz: 3\n")
+    with pytest.raises(ValueError, match="epochz"):
+        load_train_config(path)
+
+
+class _Video:
+    name, height, width, meta, is_abnormal = "v", 4, 4, None, True
+    num_frames = 20
+    frame_labels = np.array([0] * 10 + [1] * 10, np.uint8)
+    tracks = [TrackSpan(1, 10, 19)]
+
+    def read_mask(self, frame):
+        return np.full((4, 4), frame, np.int32)
+
+    def read_frames(self, start=0, stop=None):
+        stop = self.num_frames if stop is None else stop
+        return np.arange(start, stop, dtype=np.uint8)[:, None, None, None] * np.ones((1, 4, 4, 3), np.uint8)
+
+
+def test_clip_subsample_maps_frames_tracks_and_segments():
+    view = ClipSubsample(_Video(), clip_len=4, stride=2)
+    assert view.source_frames.tolist() == [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19]
+    assert view.segments == [(0, 4), (4, 8), (8, 12)]
+    assert view.frame_labels.tolist() == [0] * 6 + [1] * 6
+    assert view.tracks == [TrackSpan(1, 6, 11)]
+    assert int(view.read_mask(6)[0, 0]) == 10
+    assert view.read_frames(4, 7)[:, 0, 0, 0].tolist() == [8, 9, 10]
+    whole = ClipSubsample(_Video(), clip_len=4, stride=1)
+    assert whole.segments == [(0, 20)] and whole.tracks == [TrackSpan(1, 10, 19)]
