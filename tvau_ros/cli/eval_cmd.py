@@ -144,16 +144,23 @@ def _run_ahd(args: argparse.Namespace) -> int:
         videos = load_videos(args.dataset, split)
         try:
             tables[split] = evaluate_methods(videos, checkpoints, args.motion_baseline, options,
-                                             out / split, progress=not args.quiet)
+                                             out / split, progress=not args.quiet,
+                                             clip_stride=args.clip_stride)
         except (OSError, ValueError) as exc:
             raise CliError(str(exc)) from None
     (out / "summary.json").write_text(json.dumps(tables, indent=2) + "\n")
     for split, rows in tables.items():
-        print(f"\n{split} ({rows[0]['videos']} videos, {rows[0]['frames']} frames)")
+        print(f"\n{split} ({rows[0]['videos']} videos, {rows[0]['frames']} frames evaluated)")
         print(f"{'method':<28}{'micro AUC':>10}{'macro AUC':>10}{'RBDC':>8}{'TBDC':>8}{'fps':>8}")
         for row in rows:
             print(f"{row['method']:<28}{row['micro_auc']:>10.1f}{row['macro_auc']:>10.1f}"
                   f"{row['rbdc']:>8.1f}{row['tbdc']:>8.1f}{row['fps']:>8.1f}")
+        types = sorted(rows[0]["micro_auc_by_type"])
+        if types:
+            print(f"\nmicro AUC by anomaly type (that type's videos + all normal videos)")
+            print(f"{'method':<28}" + "".join(f"{t[:12]:>13}" for t in types))
+            for row in rows:
+                print(f"{row['method']:<28}" + "".join(f"{row['micro_auc_by_type'][t]:>13.1f}" for t in types))
     print(f"\nreport: {out / 'summary.json'}")
     return 0
 
@@ -172,6 +179,9 @@ def _add_ahd(subparsers) -> None:
                         metavar="NAME=PATH", help="an AHD checkpoint to evaluate (repeatable)")
     parser.add_argument("--motion-baseline", action="store_true",
                         help="also evaluate the classical motion baseline (MOG2 blobs)")
+    parser.add_argument("--clip-stride", type=_positive_int, default=1,
+                        help="evaluate every k-th clip of clip_len frames of each video, the same "
+                             "frames for every method (default 1: all frames)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_region_options(parser)
     parser.set_defaults(func=_run_ahd)

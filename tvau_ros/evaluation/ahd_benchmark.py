@@ -37,6 +37,46 @@ class MethodResult:
         return evaluate_predictions(preds, videos, options)
 
 
+class ClipSubsample:
+    """A view of a video holding every ``stride``-th clip of ``clip_len`` consecutive frames.
+
+    It offers what the metrics read (``num_frames``, ``frame_labels``, ``tracks``,
+    ``read_mask``, ``read_frames``) in its own frame numbering, plus ``segments``: the
+    ranges of view frames that are consecutive in the source video. ``stride`` 1 is the
+    whole video as one segment.
+    """
+
+    def __init__(self, video: VideoSample, clip_len: int, stride: int):
+        self.video = video
+        total = video.num_frames
+        if stride == 1:
+            chosen = [np.arange(total)]
+        else:
+            chosen = [np.arange(s, min(s + clip_len, total)) for s in range(0, total, clip_len * stride)]
+        self.source_frames = np.concatenate(chosen)
+        bounds = np.cumsum([0] + [len(c) for c in chosen])
+        self.segments = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self.name, self.height, self.width = video.name, video.height, video.width
+        self.meta, self.is_abnormal = video.meta, video.is_abnormal
+        self.num_frames = int(self.source_frames.size)
+        self.frame_labels = np.asarray(video.frame_labels)[self.source_frames]
+        self.tracks = []
+        for track in video.tracks:
+            inside = np.flatnonzero((self.source_frames >= track.start) & (self.source_frames <= track.end))
+            if inside.size:
+                self.tracks.append(type(track)(track.object_id, int(inside[0]), int(inside[-1])))
+
+    def read_mask(self, frame: int) -> np.ndarray:
+        return self.video.read_mask(int(self.source_frames[frame]))
+
+    def read_frames(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        stop = self.num_frames if stop is None else stop
+        chosen = self.source_frames[start:stop]
+        if chosen.size == 0:
+            return np.empty((0, self.height, self.width, 3), np.uint8)
+        return self.video.read_frames(int(chosen[0]), int(chosen[-1]) + 1)[chosen - chosen[0]]
+
+
 def sample_frame(video: VideoSample) -> int:
     """The frame shown in the overlay grid: the middle abnormal frame, else the middle frame."""
     abnormal = np.flatnonzero(np.asarray(video.frame_labels))
@@ -50,29 +90,32 @@ class AHDGroup:
         self.backbone, self.config, self.heads = backbone, config, heads
 
     @torch.no_grad()
-    def heatmaps(self, frames: np.ndarray, out_size: tuple[int, int]) -> dict[str, np.ndarray]:
-        """All frames of a video -> per head ``(T, H, W)`` heatmaps at ``out_size``."""
+    def heatmaps(self, frames: np.ndarray, segments: Sequence[tuple[int, int]],
+                 out_size: tuple[int, int]) -> dict[str, np.ndarray]:
+        """Frames (consecutive within each segment) -> per head ``(T, H, W)`` heatmaps at ``out_size``."""
         clip_len = self.config.clip_len
         clip = preprocess_clip(frames, self.config.input_size, self.backbone.pixel_mean, self.backbone.pixel_std)
         out = {name: [] for name in self.heads}
-        for start in range(0, clip.shape[0], clip_len):
-            lead = 1 if start else 0  # the previous frame, for the motion token
-            tokens = self.backbone.encode(torch.from_numpy(clip[start - lead:start + clip_len]))
-            for name, head in self.heads.items():
-                maps = head.class_maps(tokens)
-                out[name].append(head.heatmap(maps, frames=tokens.shape[1], size=out_size)[lead:].numpy())
+        for seg_start, seg_stop in segments:
+            for start in range(seg_start, seg_stop, clip_len):
+                lead = 1 if start > seg_start else 0  # the previous frame, for the motion token
+                tokens = self.backbone.encode(torch.from_numpy(clip[start - lead:min(start + clip_len, seg_stop)]))
+                for name, head in self.heads.items():
+                    maps = head.class_maps(tokens)
+                    out[name].append(head.heatmap(maps, frames=tokens.shape[1], size=out_size)[lead:].numpy())
         return {name: np.concatenate(parts) for name, parts in out.items()}
 
 
 def run_methods(
     videos: Sequence[VideoSample],
     groups: Sequence[AHDGroup],
-    engines: dict[str, Callable[[np.ndarray], np.ndarray]],
+    engines: dict[str, Callable[[np.ndarray, Sequence[tuple[int, int]]], np.ndarray]],
     options: EvalOptions,
     progress: bool = True,
 ) -> dict[str, MethodResult]:
-    """Run every AHD group and every other engine (frames ``(T,H,W,3)`` -> heatmaps
-    ``(T,H,W)``) over ``videos``; keep frame scores, detections and one sample heatmap."""
+    """Run every AHD group and every other engine (frames ``(T,H,W,3)`` and their consecutive
+    segments -> heatmaps ``(T,H,W)``) over ``videos`` (``ClipSubsample`` views); keep frame
+    scores, detections and one sample heatmap."""
     from tqdm import tqdm
 
     results: dict[str, MethodResult] = {}
@@ -87,12 +130,12 @@ def run_methods(
         produced: dict[str, tuple[np.ndarray, float]] = {}
         for group in groups:
             t0 = time.perf_counter()
-            maps = group.heatmaps(frames, size)
+            maps = group.heatmaps(frames, video.segments, size)
             share = (time.perf_counter() - t0) / len(maps)
             produced.update({name: (m, share) for name, m in maps.items()})
         for name, engine in engines.items():
             t0 = time.perf_counter()
-            produced[name] = (engine(frames), time.perf_counter() - t0)
+            produced[name] = (engine(frames, video.segments), time.perf_counter() - t0)
         for name, (heatmaps, seconds) in produced.items():
             result = results[name]
             result.seconds += seconds
@@ -131,21 +174,39 @@ def overlay_grid(videos: Sequence[VideoSample], results: dict[str, MethodResult]
 
 
 def motion_baseline_heatmaps(clip_length: int = 8) -> Callable[[np.ndarray], np.ndarray]:
-    """The classical baseline over a whole video in consecutive clips of ``clip_length`` frames
-    (the last clip is the video's last ``clip_length`` frames)."""
+    """The classical baseline in clips of ``clip_length`` consecutive frames per segment (the
+    last clip of a segment is its last ``clip_length`` frames)."""
     from tvau_ros.core.motion_baseline import MotionBaselineConfig, MotionBaselineEngine
 
     engine = MotionBaselineEngine(MotionBaselineConfig(clip_length=clip_length))
 
-    def run(frames: np.ndarray) -> np.ndarray:
-        total = frames.shape[0]
+    def run(frames: np.ndarray, segments: Sequence[tuple[int, int]]) -> np.ndarray:
         out = np.empty(frames.shape[:3], np.float32)
-        for start in range(0, total, clip_length):
-            begin = max(0, min(start, total - clip_length))
-            out[start:start + clip_length] = engine.infer(frames[begin:begin + clip_length]).heatmap[start - begin:]
+        for seg_start, seg_stop in segments:
+            if seg_stop - seg_start == 1:  # needs two frames: compare the frame with itself
+                out[seg_start] = engine.infer(frames[[seg_start, seg_start]]).heatmap[0]
+                continue
+            for start in range(seg_start, seg_stop, clip_length):
+                begin = max(seg_start, min(start, seg_stop - clip_length))
+                stop = min(begin + clip_length, seg_stop)
+                out[start:stop] = engine.infer(frames[begin:stop]).heatmap[start - begin:]
         return out
 
     return run
+
+
+def per_type_micro_auc(result: MethodResult, videos: Sequence[VideoSample]) -> dict[str, float]:
+    """Frame micro AUC per anomaly type: that type's abnormal videos plus every normal video."""
+    from tvau_ros.metrics.frame_auc import FrameScores, micro_auc
+    from tvau_ros.train.features import video_categories
+
+    normal = [v for v in videos if not v.is_abnormal]
+    types = sorted({c for v in videos for c in video_categories(v)})
+    out = {}
+    for kind in types:
+        chosen = normal + [v for v in videos if kind in video_categories(v)]
+        out[kind] = micro_auc([FrameScores(v.name, np.asarray(v.frame_labels), result.frame_scores[v.name]) for v in chosen])
+    return out
 
 
 def load_groups(checkpoints: dict[str, str]) -> list[AHDGroup]:
@@ -174,12 +235,17 @@ def load_groups(checkpoints: dict[str, str]) -> list[AHDGroup]:
 
 
 def evaluate_methods(videos: Sequence[VideoSample], checkpoints: dict[str, str], motion_baseline: bool,
-                     options: EvalOptions, out_dir: Path, progress: bool = True) -> list[dict]:
-    """Run, score and write everything for one split; returns one table row per method."""
+                     options: EvalOptions, out_dir: Path, progress: bool = True, clip_stride: int = 1) -> list[dict]:
+    """Run, score and write everything for one split; returns one table row per method.
+
+    ``clip_stride`` k > 1 evaluates every k-th clip of ``clip_len`` frames of every video
+    (all methods on the same frames), a uniform 1/k subsample of the split."""
     from tvau_ros.metrics.report import write_evaluation
 
     torch.set_grad_enabled(False)
     groups = load_groups(checkpoints)
+    clip_len = groups[0].config.clip_len if groups else 8
+    videos = [ClipSubsample(v, clip_len, clip_stride) for v in videos]
     engines = {"motion_baseline": motion_baseline_heatmaps()} if motion_baseline else {}
     results = run_methods(videos, groups, engines, options, progress)
     frames = sum(v.num_frames for v in videos)
@@ -191,6 +257,7 @@ def evaluate_methods(videos: Sequence[VideoSample], checkpoints: dict[str, str],
         rows.append({"method": name, "videos": len(videos), "frames": frames,
                      "micro_auc": frame.get("micro_auc", float("nan")), "macro_auc": frame.get("macro_auc", float("nan")),
                      "rbdc": region.get("rbdc", float("nan")), "tbdc": region.get("tbdc", float("nan")),
-                     "fps": frames / max(result.seconds, 1e-9)})
+                     "fps": frames / max(result.seconds, 1e-9),
+                     "micro_auc_by_type": per_type_micro_auc(result, videos)})
     overlay_grid(videos, results, Path(out_dir) / "overlays.png")
     return rows
