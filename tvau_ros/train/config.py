@@ -27,6 +27,7 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
+    target_min_fraction: float = 0.05      # a patch cell is abnormal when this much of it is
     focal_gamma: float = 2.0
     focal_alpha: float = 0.75
     dice_weight: float = 1.0
@@ -41,6 +42,8 @@ class TrainConfig:
         for name in ("pairs_per_video", "epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if not 0.0 <= self.target_min_fraction < 1.0:
+            raise ValueError(f"target_min_fraction must be in [0, 1), got {self.target_min_fraction}")
         if not 0.0 <= self.abnormal_pair_fraction <= 1.0:
             raise ValueError(f"abnormal_pair_fraction must be in [0, 1], got {self.abnormal_pair_fraction}")
 
