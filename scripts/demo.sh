@@ -8,6 +8,8 @@
 # OUT_DIR (default: outputs/demo): annotated.mp4, events.jsonl, summary.json; the summary
 # (frames, fps, anomalies with their time spans) is printed at the end.
 # Runs `tvau bringup`: heatmap node + recorder + replay as separate processes, from launch/params.yaml.
+# TVAU_DEMO_RATE (default 1.0) scales the replay speed: the node always processes the newest
+# clip and drops what it cannot keep up with, so a slow CPU sees fewer processed clips at 1.0.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${TVAU_VENV:-$REPO/.venv}"
@@ -38,7 +40,7 @@ if [[ -n "$CONFIG" && ! -f "$CONFIG" ]]; then
   exit 2
 fi
 
-args=(bringup --source "$CLIP" --record "$OUT")
+args=(bringup --source "$CLIP" --record "$OUT" --rate "${TVAU_DEMO_RATE:-1.0}")
 [[ -n "$CONFIG" ]] && args+=(--config "$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")")
 echo "demo: replaying $CLIP through the heatmap node (ROS_DOMAIN_ID=$ROS_DOMAIN_ID), outputs in $OUT"
 exec "$PY" -c "import sys; from tvau_ros.cli import main; sys.exit(main(sys.argv[1:]))" "${args[@]}"
