@@ -5,6 +5,8 @@ import tempfile
 
 import pytest
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "fixtures"))  # shared test fixtures
+
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
 os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="tvau_ros_log_"))

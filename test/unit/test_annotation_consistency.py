@@ -1,25 +1,13 @@
 """Cross-modal consistency: a clean walk passes, stitched identities are dropped with a reason."""
-import importlib.util
 import sys
-from pathlib import Path
 
 from tvau_ros.data.annotation.consistency import describe, verify
 from tvau_ros.data.annotation.extraction import extract_observations
 from tvau_ros.data.annotation.ground import GroundCamera
 from tvau_ros.data.annotation.timeline import associate, refine_timeline, suppress_background
 from tvau_ros.data.annotation.trajectory import derive_trajectory
+import annotation.fake_videos as fv  # test/fixtures is on sys.path (test/conftest.py)
 
-
-def _fake_videos():
-    path = Path(__file__).parents[1] / "fixtures" / "annotation" / "fake_videos.py"
-    spec = importlib.util.spec_from_file_location("annotation_fake_videos", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fv = _fake_videos()
 
 
 def _check(figures, num_frames):

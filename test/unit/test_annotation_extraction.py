@@ -1,7 +1,5 @@
 """Colour naming, boxes and attributes measured from pixels (known answers)."""
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,18 +7,8 @@ import pytest
 from tvau_ros.data.annotation.colors import PALETTE, dominant_color, name_color
 from tvau_ros.data.annotation.extraction import (extract_observations, illumination_gain, largest_contour_box,
                                                  measure_appearance, size_class, touched_borders)
+import annotation.fake_videos as fv  # test/fixtures is on sys.path (test/conftest.py)
 
-
-def _fake_videos():
-    path = Path(__file__).parents[1] / "fixtures" / "annotation" / "fake_videos.py"
-    spec = importlib.util.spec_from_file_location("annotation_fake_videos", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fv = _fake_videos()
 
 # common renderings of each name: pure, darker/lighter shades, web colours
 KNOWN = {

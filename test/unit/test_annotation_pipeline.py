@@ -1,7 +1,5 @@
 """End-to-end on rendered videos: dialogue samples, report counts, accuracy, bad masks."""
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,18 +7,8 @@ import pytest
 from tvau_ros.data.annotation.evaluate import evaluate, match_turns
 from tvau_ros.data.annotation.pipeline import AnnotationInputError, annotate_video
 from tvau_ros.data.annotation.runner import annotate_samples, build_report, summary_lines
+import annotation.fake_videos as fv  # test/fixtures is on sys.path (test/conftest.py)
 
-
-def _fake_videos():
-    path = Path(__file__).parents[1] / "fixtures" / "annotation" / "fake_videos.py"
-    spec = importlib.util.spec_from_file_location("annotation_fake_videos", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fv = _fake_videos()
 
 
 def _abnormal(name="walker", binary=False):

@@ -1,7 +1,5 @@
 """Identity association, background suppression and refinement on small rendered videos."""
-import importlib.util
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -9,18 +7,8 @@ import pytest
 
 from tvau_ros.data.annotation.extraction import extract_observations
 from tvau_ros.data.annotation.timeline import associate, refine_timeline, suppress_background
+import annotation.fake_videos as fv  # test/fixtures is on sys.path (test/conftest.py)
 
-
-def _fake_videos():
-    path = Path(__file__).parents[1] / "fixtures" / "annotation" / "fake_videos.py"
-    spec = importlib.util.spec_from_file_location("annotation_fake_videos", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fv = _fake_videos()
 
 
 def _observe(video, use_ids):

@@ -1,7 +1,5 @@
 """Ground geometry, entry/exit sides, turns and speed states with known answers."""
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,18 +8,8 @@ from tvau_ros.data.annotation.extraction import FrameObservation, extract_observ
 from tvau_ros.data.annotation.ground import GroundCamera, estimate_camera
 from tvau_ros.data.annotation.timeline import TargetTimeline, associate
 from tvau_ros.data.annotation.trajectory import derive_trajectory, detect_turns, speed_states
+import annotation.fake_videos as fv  # test/fixtures is on sys.path (test/conftest.py)
 
-
-def _fake_videos():
-    path = Path(__file__).parents[1] / "fixtures" / "annotation" / "fake_videos.py"
-    spec = importlib.util.spec_from_file_location("annotation_fake_videos", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fv = _fake_videos()
 FPS = 15.0
 CAMERA = GroundCamera(320, 240, focal=277.1, tilt_deg=25.0, cam_height=6.0)
 
