@@ -9,7 +9,6 @@ from tvau_ros.data.annotation.trajectory import derive_trajectory
 import annotation.fake_videos as fv  # test/fixtures is on sys.path (test/conftest.py)
 
 
-
 def _check(figures, num_frames):
     video = fv.make_video(figures, num_frames=num_frames)
     obs = []

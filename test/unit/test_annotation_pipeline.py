@@ -10,7 +10,6 @@ from tvau_ros.data.annotation.runner import annotate_samples, build_report, summ
 import annotation.fake_videos as fv  # test/fixtures is on sys.path (test/conftest.py)
 
 
-
 def _abnormal(name="walker", binary=False):
     fig = fv.Figure(2, "red", "blue", [(0, -15, 110), (30, 80, 110), (70, 80, -5)])
     video = fv.make_video([fig], num_frames=71, name=name, binary=binary)

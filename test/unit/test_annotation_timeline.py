@@ -10,7 +10,6 @@ from tvau_ros.data.annotation.timeline import associate, refine_timeline, suppre
 import annotation.fake_videos as fv  # test/fixtures is on sys.path (test/conftest.py)
 
 
-
 def _observe(video, use_ids):
     obs = []
     for t in range(video.num_frames):

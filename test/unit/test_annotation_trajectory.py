@@ -10,6 +10,7 @@ from tvau_ros.data.annotation.timeline import TargetTimeline, associate
 from tvau_ros.data.annotation.trajectory import derive_trajectory, detect_turns, speed_states
 import annotation.fake_videos as fv  # test/fixtures is on sys.path (test/conftest.py)
 
+
 FPS = 15.0
 CAMERA = GroundCamera(320, 240, focal=277.1, tilt_deg=25.0, cam_height=6.0)
 
