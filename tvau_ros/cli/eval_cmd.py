@@ -157,7 +157,7 @@ def _run_ahd(args: argparse.Namespace) -> int:
                   f"{row['rbdc']:>8.1f}{row['tbdc']:>8.1f}{row['fps']:>8.1f}")
         types = sorted(rows[0]["micro_auc_by_type"])
         if types:
-            print(f"\nmicro AUC by anomaly type (that type's videos + all normal videos)")
+            print("\nmicro AUC by anomaly type (that type's videos + all normal videos)")
             print(f"{'method':<28}" + "".join(f"{t[:12]:>13}" for t in types))
             for row in rows:
                 print(f"{row['method']:<28}" + "".join(f"{row['micro_auc_by_type'][t]:>13.1f}" for t in types))

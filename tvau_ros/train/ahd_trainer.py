@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from tvau_ros.core.ahd import AHDConfig, AnomalyHeatmapDecoder
 from tvau_ros.core.checkpoint import save_ahd_checkpoint
