@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import rclpy
+import ros_helpers  # test/integration is on sys.path for these tests
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.srv import SetParameters
@@ -28,12 +29,8 @@ def start_node(kind: str, name: str, params: dict, ready_timeout: float = 90.0) 
 
 
 def spin_until(node, predicate, timeout: float = TIMEOUT, period: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        rclpy.spin_once(node, timeout_sec=period)
-    return bool(predicate())
+    """``ros_helpers.spin_until`` with this module's longer default timeout."""
+    return ros_helpers.spin_until(node, predicate, timeout, period)
 
 
 def spin_for(node, seconds: float) -> None:
