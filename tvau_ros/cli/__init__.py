@@ -28,6 +28,29 @@ class CliError(Exception):
     """A user error: printed as one line ``tvau: error: ...`` with exit code 2."""
 
 
+def add_device_option(parser: argparse.ArgumentParser, what: str = "the encoder and AHD") -> None:
+    parser.add_argument("--device", default="cpu", metavar="DEV",
+                        help=f"torch device for {what}: cpu, cuda or cuda:N (default: cpu)")
+
+
+def check_device(device: str) -> str:
+    """``device`` if torch can use it, else a CliError naming it."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise CliError(f"--device {device!r}: not a torch device (use cpu, cuda or cuda:N)") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise CliError(f"--device {device}: no CUDA device is available to torch {torch.__version__}")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise CliError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s)")
+    elif parsed.type != "cpu":
+        raise CliError(f"--device {device!r}: only cpu and cuda are supported")
+    return device
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tvau",

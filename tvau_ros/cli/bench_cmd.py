@@ -15,7 +15,7 @@ import multiprocessing
 import tempfile
 from pathlib import Path
 
-from tvau_ros.cli import CliError
+from tvau_ros.cli import CliError, add_device_option, check_device
 from tvau_ros.cli.export_cmd import add_model_options, load_torch_engine
 
 RUNTIMES = ("torch", "onnxruntime")
@@ -49,12 +49,13 @@ def _bench_worker(job: dict) -> dict:
         torch.set_num_threads(job["threads"])
         from tvau_ros.core.ahd import TorchAHDEngine
 
-        engine = TorchAHDEngine.from_checkpoint(job["checkpoint"])
+        engine = TorchAHDEngine.from_checkpoint(job["checkpoint"], device=job["device"])
         if tuple(engine.input_size) != tuple(job["input_size"]):
             import dataclasses
 
             engine = TorchAHDEngine(engine.backbone, engine.head,
-                                    dataclasses.replace(engine.config, input_size=tuple(job["input_size"])), engine.model_id)
+                                    dataclasses.replace(engine.config, input_size=tuple(job["input_size"])),
+                                    engine.model_id, device=job["device"])
     else:
         from tvau_ros.export.ort_engine import OrtAHDEngine
 
@@ -77,7 +78,7 @@ def _bench_worker(job: dict) -> dict:
     lat = np.asarray(latencies) * 1000.0
     return {
         "runtime": job["runtime"],
-        "providers": getattr(engine, "providers", ["torch-cpu"]),
+        "providers": getattr(engine, "providers", [f"torch-{job['device']}"]),
         "input_size": list(engine.input_size),
         "frames_per_clip": job["frames"],
         "iters": job["iters"],
@@ -109,6 +110,7 @@ def _run_ahd(args: argparse.Namespace) -> int:
     from tvau_ros.core.checkpoint import save_ahd_checkpoint
     from tvau_ros.export.onnx_export import export_ahd_onnx
 
+    device = check_device(args.device)
     engine = load_torch_engine(args)
     frames = args.frames or engine.clip_len
     input_size = list(engine.input_size)
@@ -123,7 +125,7 @@ def _run_ahd(args: argparse.Namespace) -> int:
         for runtime in args.runtime:
             job = {"runtime": runtime, "checkpoint": checkpoint, "onnx": onnx_path, "frames": frames,
                    "iters": args.iters, "warmup": args.warmup, "threads": args.threads,
-                   "providers": args.providers, "input_size": input_size}
+                   "providers": args.providers, "input_size": input_size, "device": device}
             with context.Pool(1) as pool:
                 try:
                     rows.append(pool.apply(_bench_worker, (job,)))
@@ -157,4 +159,5 @@ def register(subparsers) -> None:
     ahd.add_argument("--warmup", type=int, default=2, help="untimed clips first (default 2)")
     ahd.add_argument("--threads", type=_positive, default=2, help="intra-op threads (default 2)")
     ahd.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    add_device_option(ahd, "the torch runtime")
     ahd.set_defaults(func=_run_ahd)

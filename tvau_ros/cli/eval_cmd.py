@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-from tvau_ros.cli import CliError
+from tvau_ros.cli import CliError, add_device_option, check_device
 
 
 def _fraction(text: str) -> float:
@@ -138,6 +138,7 @@ def _run_ahd(args: argparse.Namespace) -> int:
     if not checkpoints and not args.motion_baseline:
         raise CliError("nothing to evaluate: give --checkpoint NAME=PATH and/or --motion-baseline")
     options = eval_options(args)
+    device = check_device(args.device)
     out = Path(args.out)
     tables = {}
     for split in args.split:
@@ -145,7 +146,7 @@ def _run_ahd(args: argparse.Namespace) -> int:
         try:
             tables[split] = evaluate_methods(videos, checkpoints, args.motion_baseline, options,
                                              out / split, progress=not args.quiet,
-                                             clip_stride=args.clip_stride)
+                                             clip_stride=args.clip_stride, device=device)
         except (OSError, ValueError) as exc:
             raise CliError(str(exc)) from None
     (out / "summary.json").write_text(json.dumps(tables, indent=2) + "\n")
@@ -183,6 +184,7 @@ def _add_ahd(subparsers) -> None:
                         help="evaluate every k-th clip of clip_len frames of each video, the same "
                              "frames for every method (default 1: all frames)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device_option(parser, "the AHD checkpoints (the motion baseline runs on the CPU)")
     add_region_options(parser)
     parser.set_defaults(func=_run_ahd)
 

@@ -3,7 +3,42 @@ from __future__ import annotations
 
 import argparse
 
-from tvau_ros.cli import CliError
+from tvau_ros.cli import CliError, add_device_option, check_device
+
+
+def parse_setting(text: str) -> tuple[list[str], object]:
+    """``KEY=VALUE`` with a dotted KEY and a YAML VALUE: ``model.input_size=[336, 448]``."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip().split("."), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the value is not valid YAML") from None
+
+
+def apply_settings(cfg, settings: list[tuple[list[str], object]]):
+    """The TrainConfig with each ``--set`` applied (unknown keys are errors naming the key)."""
+    import dataclasses
+
+    from tvau_ros.train.config import TrainConfig
+
+    data = cfg.to_dict()
+    for path, value in settings:
+        node = data
+        for part in path[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise CliError(f"--set {'.'.join(path)}: {part!r} is not a section of the training config")
+            node = node[part]
+        if node is data and path[-1] not in data:
+            raise CliError(f"--set {'.'.join(path)}: unknown training setting; known: {sorted(data)}")
+        node[path[-1]] = value
+    try:
+        return TrainConfig(**data) if settings else cfg
+    except (TypeError, ValueError) as exc:
+        raise CliError(f"--set: {exc}") from None
 
 
 def _run_ahd(args: argparse.Namespace) -> int:
@@ -16,9 +51,11 @@ def _run_ahd(args: argparse.Namespace) -> int:
     try:
         cfg = load_train_config(args.config, {"dataset": args.dataset, "out_dir": args.out,
                                               "epochs": args.epochs, "cache_dir": args.cache})
+        cfg = apply_settings(cfg, args.set)
         model_cfg = AHDConfig.from_dict(dict(cfg.model), f"{args.config}: model")
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from None
+    device = check_device(args.device)
     splits = {"train": load_videos(cfg.dataset, "train")}
     try:
         splits["validation"] = load_videos(cfg.dataset, "validation")
@@ -27,13 +64,13 @@ def _run_ahd(args: argparse.Namespace) -> int:
     try:
         cache = build_feature_cache(cfg.cache_dir, splits, model_cfg, cfg.pairs_per_video,
                                     cfg.abnormal_pair_fraction, cfg.encoder_init, cfg.seed,
-                                    progress=not args.quiet)
+                                    progress=not args.quiet, device=device)
     except (OSError, ValueError) as exc:
         raise CliError(f"building the feature cache in {cfg.cache_dir}: {exc}") from None
     if args.cache_only:
         print(f"train: feature cache ready in {cfg.cache_dir}")
         return 0
-    path = train_ahd(cfg, cache, resume=not args.restart, progress=not args.quiet)
+    path = train_ahd(cfg, cache, resume=not args.restart, progress=not args.quiet, device=device)
     print(f"train: checkpoint {path}")
     return 0
 
@@ -52,8 +89,12 @@ def register(subparsers) -> None:
     ahd.add_argument("--out", help="override the config's output folder")
     ahd.add_argument("--cache", help="override the config's feature cache folder")
     ahd.add_argument("--epochs", type=int, help="override the number of epochs")
+    ahd.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY=VALUE",
+                     help="override any config key, dotted for the model section, value in YAML "
+                          "(repeatable): --set model.input_size='[336, 448]' --set pairs_per_video=16")
     ahd.add_argument("--cache-only", action="store_true", help="build the feature cache and stop")
     ahd.add_argument("--restart", action="store_true", help="ignore out/last.pt and train from scratch")
     ahd.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_device_option(ahd, "the encoder (feature cache) and the training")
     ahd.set_defaults(func=_run_ahd)
     parser.set_defaults(func=lambda _args: parser.print_help() or 0)

@@ -147,6 +147,25 @@ def compute_text_features(backbone, prompt_set: PromptSet) -> torch.Tensor:
     return torch.stack([pool_text_features(*backbone.embed_text(list(p))) for p in prompt_set.by_category()])
 
 
+def cached_text_features(backbone, prompt_set: PromptSet, cache: str | os.PathLike | None = None) -> torch.Tensor:
+    """``compute_text_features``, kept in ``<cache>/text_features_<backbone>_<prompt digest>.safetensors``
+    (cache: ``backbones.base.cache_dir``) so later runs, and machines without the text encoder
+    installed, read the file instead of running the encoder."""
+    from safetensors.torch import load_file, save_file
+
+    from tvau_ros.core.backbones.base import cache_dir
+
+    path = cache_dir(cache) / f"text_features_{backbone.name}_{prompt_set.digest()}.safetensors"
+    if path.is_file():
+        return load_file(str(path))["text_features"]
+    features = compute_text_features(backbone, prompt_set)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    save_file({"text_features": features.contiguous()}, str(tmp), metadata={"prompts": prompt_set.source})
+    os.replace(tmp, path)
+    return features
+
+
 class AnomalyHeatmapDecoder(nn.Module):
     """The trainable part of AHD: per-layer MLPs (eq. 5), layer weights w_i (eq. 6), the softmax
     (eq. 7) and the abnormal channel (eq. 8). ``text_features`` (2, D) is a buffer, so it lives in
@@ -324,7 +343,7 @@ class TorchAHDEngine:
 
         backbone = backbone or build_backbone(config.backbone, config.layers, config.cache_dir, config.model_path)
         if text_features is None:
-            text_features = compute_text_features(backbone, load_prompt_set(config.prompts))
+            text_features = cached_text_features(backbone, load_prompt_set(config.prompts), config.cache_dir)
         with _seeded(seed):
             head = AnomalyHeatmapDecoder.from_config(config, backbone_dims(backbone), text_features)
         return cls(backbone, head, config, model_id=f"tvau_ahd_{config.backbone}_untrained", device=device)

@@ -86,8 +86,11 @@ def sample_frame(video: VideoSample) -> int:
 class AHDGroup:
     """AHD heads that share one frozen encoder."""
 
-    def __init__(self, backbone, config, heads: dict[str, torch.nn.Module]):
-        self.backbone, self.config, self.heads = backbone, config, heads
+    def __init__(self, backbone, config, heads: dict[str, torch.nn.Module], device: str = "cpu"):
+        self.backbone, self.config, self.heads, self.device = backbone, config, heads, device
+        backbone.vision.to(device)
+        for head in heads.values():
+            head.to(device)
 
     @torch.no_grad()
     def heatmaps(self, frames: np.ndarray, segments: Sequence[tuple[int, int]],
@@ -99,10 +102,11 @@ class AHDGroup:
         for seg_start, seg_stop in segments:
             for start in range(seg_start, seg_stop, clip_len):
                 lead = 1 if start > seg_start else 0  # the previous frame, for the motion token
-                tokens = self.backbone.encode(torch.from_numpy(clip[start - lead:min(start + clip_len, seg_stop)]))
+                piece = torch.from_numpy(clip[start - lead:min(start + clip_len, seg_stop)]).to(self.device)
+                tokens = self.backbone.encode(piece)
                 for name, head in self.heads.items():
                     maps = head.class_maps(tokens)
-                    out[name].append(head.heatmap(maps, frames=tokens.shape[1], size=out_size)[lead:].numpy())
+                    out[name].append(head.heatmap(maps, frames=tokens.shape[1], size=out_size)[lead:].cpu().numpy())
         return {name: np.concatenate(parts) for name, parts in out.items()}
 
 
@@ -209,8 +213,8 @@ def per_type_micro_auc(result: MethodResult, videos: Sequence[VideoSample]) -> d
     return out
 
 
-def load_groups(checkpoints: dict[str, str]) -> list[AHDGroup]:
-    """Load checkpoints and group the heads by the encoder they need."""
+def load_groups(checkpoints: dict[str, str], device: str = "cpu") -> list[AHDGroup]:
+    """Load checkpoints and group the heads by the encoder they need, on ``device``."""
     from tvau_ros.core.backbones import build_backbone
     from tvau_ros.core.checkpoint import load_ahd_checkpoint
     from tvau_ros.train.features import randomize_encoder
@@ -230,12 +234,13 @@ def load_groups(checkpoints: dict[str, str]) -> list[AHDGroup]:
         if init == "random":
             randomize_encoder(backbone.vision, seed)
         heads = {name: ckpt.build_head().eval() for name, ckpt in members}
-        groups.append(AHDGroup(backbone, cfg, heads))
+        groups.append(AHDGroup(backbone, cfg, heads, device))
     return groups
 
 
 def evaluate_methods(videos: Sequence[VideoSample], checkpoints: dict[str, str], motion_baseline: bool,
-                     options: EvalOptions, out_dir: Path, progress: bool = True, clip_stride: int = 1) -> list[dict]:
+                     options: EvalOptions, out_dir: Path, progress: bool = True, clip_stride: int = 1,
+                     device: str = "cpu") -> list[dict]:
     """Run, score and write everything for one split; returns one table row per method.
 
     ``clip_stride`` k > 1 evaluates every k-th clip of ``clip_len`` frames of every video
@@ -243,7 +248,7 @@ def evaluate_methods(videos: Sequence[VideoSample], checkpoints: dict[str, str],
     from tvau_ros.metrics.report import write_evaluation
 
     torch.set_grad_enabled(False)
-    groups = load_groups(checkpoints)
+    groups = load_groups(checkpoints, device)
     clip_len = groups[0].config.clip_len if groups else 8
     videos = [ClipSubsample(v, clip_len, clip_stride) for v in videos]
     engines = {"motion_baseline": motion_baseline_heatmaps()} if motion_baseline else {}

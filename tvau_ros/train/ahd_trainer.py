@@ -96,27 +96,33 @@ class _ClassMaps(torch.nn.Module):
 
 
 @torch.no_grad()
-def evaluate_loss(head: AnomalyHeatmapDecoder, tokens, targets, cfg: TrainConfig) -> float:
+def evaluate_loss(head: AnomalyHeatmapDecoder, tokens, targets, cfg: TrainConfig, device: str = "cpu") -> float:
     head.eval()
     total, count = 0.0, 0
     for start in range(0, tokens.shape[0], cfg.batch_size):
-        t, y = tokens[start:start + cfg.batch_size], targets[start:start + cfg.batch_size]
+        t = tokens[start:start + cfg.batch_size].to(device, non_blocking=True)
+        y = targets[start:start + cfg.batch_size].to(device, non_blocking=True)
         total += float(_loss(head.class_maps, head.logit_scale, t, y, cfg)) * t.shape[0]
         count += t.shape[0]
     return total / max(count, 1)
 
 
-def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progress: bool = True) -> Path:
+def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progress: bool = True,
+              device: str = "cpu") -> Path:
     """Train and write ``out_dir/ahd.safetensors`` (the epoch with the lowest validation loss,
-    or the last epoch when there is no validation split). Returns its path."""
+    or the last epoch when there is no validation split). Returns its path. The cached tokens
+    stay in host memory; each batch moves to ``device``."""
     from tqdm import tqdm
 
     rank, world = _dist_info()
+    if world > 1 and device == "cuda":  # one GPU per process
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
+        torch.cuda.set_device(device)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model_cfg = AHDConfig.from_dict(dict(cfg.model), "training config 'model'")
     torch.manual_seed(cfg.seed)
-    head = AnomalyHeatmapDecoder.from_config(model_cfg, cache.dims, cache.text_features)
+    head = AnomalyHeatmapDecoder.from_config(model_cfg, cache.dims, cache.text_features).to(device)
     train_videos = select_training_videos(cache, cfg.regime)
     if not train_videos:
         raise ValueError(f"no training videos in the feature cache {cache.root}")
@@ -133,11 +139,11 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
     if not (resume and state_path.is_file()) and rank == 0:
         log_path.unlink(missing_ok=True)
     if resume and state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
+        state = torch.load(state_path, weights_only=False, map_location=device)
         head.load_state_dict(state["head"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
+        torch.set_rng_state(state["rng"].cpu())
         start_epoch, best = state["epoch"] + 1, state["best"]
     model = _ClassMaps(head)
     if world > 1:
@@ -152,7 +158,8 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
         batches = range(0, order.numel(), cfg.batch_size)
         for start in tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank, leave=False):
             idx = order[start:start + cfg.batch_size]
-            loss = _loss(model, head.logit_scale, tokens[idx], targets[idx], cfg)
+            batch = tokens[idx].to(device, non_blocking=True), targets[idx].to(device, non_blocking=True)
+            loss = _loss(model, head.logit_scale, *batch, cfg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -161,7 +168,7 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
             seen += idx.numel()
         if rank:
             continue
-        val_loss = evaluate_loss(head, *val, cfg) if val else math.nan
+        val_loss = evaluate_loss(head, *val, cfg, device) if val else math.nan
         record = {"epoch": epoch + 1, "train_loss": running / max(seen, 1), "val_loss": val_loss,
                   "seconds": round(time.perf_counter() - t0, 2)}
         if progress:

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import torch
 
-from tvau_ros.core.ahd import AHDConfig, backbone_dims, compute_text_features
+from tvau_ros.core.ahd import AHDConfig, backbone_dims, cached_text_features
 from tvau_ros.core.clip import preprocess_clip
 from tvau_ros.core.prompts import load_prompt_set
 from tvau_ros.data.dataset import VideoSample
@@ -115,9 +115,11 @@ def build_feature_cache(
     encoder_init: str = "pretrained",
     seed: int = 0,
     progress: bool = True,
+    device: str = "cpu",
 ) -> FeatureCache:
     """Encode the chosen frame pairs of every video once; a video whose file exists in a cache
-    built with the same encoder settings is not encoded again (an interrupted build resumes)."""
+    built with the same encoder settings is not encoded again (an interrupted build resumes).
+    The encoder runs on ``device`` (e.g. ``cuda``)."""
     from tqdm import tqdm
 
     from tvau_ros.core.backbones import build_backbone
@@ -130,9 +132,10 @@ def build_feature_cache(
     reuse = bool(old) and encoder_settings(**_stored(old.get("settings", {}))) == settings
 
     backbone = build_backbone(model_config.backbone, model_config.layers, model_config.cache_dir, model_config.model_path)
-    text_features = compute_text_features(backbone, load_prompt_set(model_config.prompts))
+    text_features = cached_text_features(backbone, load_prompt_set(model_config.prompts), model_config.cache_dir)
     if encoder_init == "random":
         randomize_encoder(backbone.vision, seed)
+    backbone.vision.to(device)
     dims = backbone_dims(backbone)
     grid = (model_config.input_size[0] // dims["patch_size"], model_config.input_size[1] // dims["patch_size"])
 
@@ -157,10 +160,11 @@ def build_feature_cache(
         clip = preprocess_clip(pixels, model_config.input_size, backbone.pixel_mean, backbone.pixel_std)
         with torch.no_grad():
             if dims["temporal_patch"] == 1:  # frame-wise encoder: one batched call
-                tokens = backbone.encode(torch.from_numpy(clip))
+                tokens = backbone.encode(torch.from_numpy(clip).to(device)).cpu()
                 tokens = tokens.reshape(tokens.shape[0], len(ends), 2, *tokens.shape[2:]).movedim(1, 0)
             else:
-                tokens = torch.stack([backbone.encode(torch.from_numpy(clip[2 * i: 2 * i + 2])) for i in range(len(ends))])
+                tokens = torch.stack([backbone.encode(torch.from_numpy(clip[2 * i: 2 * i + 2]).to(device)).cpu()
+                                      for i in range(len(ends))])
         targets = mask_targets(video, frames, grid).reshape(len(ends), 2, *grid)
         (root / split).mkdir(exist_ok=True)
         np.savez(root / file, tokens=tokens.numpy().astype(np.float16), targets=targets.astype(np.float16),

