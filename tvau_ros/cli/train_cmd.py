@@ -21,8 +21,6 @@ def parse_setting(text: str) -> tuple[list[str], object]:
 
 def apply_settings(cfg, settings: list[tuple[list[str], object]]):
     """The TrainConfig with each ``--set`` applied (unknown keys are errors naming the key)."""
-    import dataclasses
-
     from tvau_ros.train.config import TrainConfig
 
     data = cfg.to_dict()
