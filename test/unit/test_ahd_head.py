@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tvau_ros.core.ahd import AHDConfig, AnomalyHeatmapDecoder, load_ahd_config, pool_text_features
+from tvau_ros.core.ahd import AHDConfig, AnomalyHeatmapDecoder, pool_text_features
+from tvau_ros.core.ahd_spec import load_ahd_config
 from tvau_ros.core.prompts import load_prompt_set
 
 
@@ -67,6 +68,20 @@ def test_motion_token_is_frame_difference():
     static = tokens[:, :1].expand(3, 4, 2, 2, 16)
     maps = head.class_maps(static)
     assert torch.allclose(maps[0], maps[3], atol=1e-6)  # no motion, identical frames -> identical maps
+
+
+def test_motion_stride_compares_with_k_steps_earlier_and_pairs_can_override_it():
+    head = make_head(motion=True)
+    head.motion_stride = 3
+    tokens = torch.randn(3, 5, 2, 2, 16)
+    motion = head.motion_tokens(tokens)
+    assert torch.allclose(motion[..., 4, :, :, 16:], tokens[:, 4] - tokens[:, 1])
+    assert torch.allclose(motion[..., 2, :, :, 16:], tokens[:, 2] - tokens[:, 0])  # t < k: the first step
+    assert torch.equal(motion[..., 0, :, :, 16:], torch.zeros(3, 2, 2, 16))
+    pair = tokens[:, [1, 4]]  # a cached (t - 3, t) pair side by side
+    assert torch.allclose(head.class_maps(pair, motion_stride=1)[1], head.class_maps(tokens)[4], atol=1e-6)
+    with pytest.raises(ValueError, match="motion_stride must be a positive integer"):
+        AHDConfig(motion_stride=0)
 
 
 def test_layer_weights_and_mlps_are_learnable():

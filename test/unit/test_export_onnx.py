@@ -58,13 +58,13 @@ def test_engine_interface_and_metadata(exported):
 
 
 def test_engines_fit_the_pipeline_protocol(exported):
-    from tvau_ros.core.ahd import load_ahd_engine
+    from tvau_ros.core.ahd_spec import load_ahd_engine
     from tvau_ros.core.engine import HeatmapEngine
 
     engine, onnx_path, checkpoint, tmp = exported
-    assert isinstance(engine, HeatmapEngine) and engine.clip_length == 4
+    assert isinstance(engine, HeatmapEngine) and engine.clip_length == 4 + engine.config.motion_stride
     loaded = load_ahd_engine(onnx_path, "onnxruntime")
-    assert isinstance(loaded, HeatmapEngine) and loaded.clip_length == 4
+    assert isinstance(loaded, HeatmapEngine) and loaded.clip_length == engine.clip_length
     with pytest.raises(FileNotFoundError, match="tvau export onnx --checkpoint"):
         load_ahd_engine(checkpoint, "onnxruntime")  # no ahd.onnx next to ahd.safetensors
     with pytest.raises(ValueError, match="unknown AHD backend 'tf'"):
@@ -123,3 +123,20 @@ def test_cli_bench_onnxruntime(exported, tmp_path, capsys):
     assert rows[0]["fps"] > 0 and rows[0]["latency_ms_p95"] >= rows[0]["latency_ms_p50"] > 0
     assert rows[0]["peak_rss_mb"] > 50
     assert "onnxruntime" in capsys.readouterr().out
+
+
+def test_onnxruntime_deployment_never_imports_torch(exported):
+    import subprocess
+    import sys
+
+    _, onnx_path, _, _ = exported
+    code = (
+        "import sys, numpy as np\n"
+        "from tvau_ros.core.ahd_spec import load_ahd_engine\n"
+        f"engine = load_ahd_engine({str(onnx_path)!r}, 'onnxruntime', providers=['cpu'])\n"
+        "out = engine.infer(np.zeros((engine.clip_length, 48, 64, 3), np.uint8))\n"
+        "print(out.heatmap.shape, out.frame_scores().shape, 'torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "(5, 48, 64) (5,) False"

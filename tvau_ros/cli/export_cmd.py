@@ -41,7 +41,8 @@ def load_torch_engine(args: argparse.Namespace):
     """A ``TorchAHDEngine`` from ``add_model_options``' arguments; user errors -> CliError."""
     import dataclasses
 
-    from tvau_ros.core.ahd import TorchAHDEngine, load_ahd_config
+    from tvau_ros.core.ahd import TorchAHDEngine
+    from tvau_ros.core.ahd_spec import load_ahd_config
 
     try:
         if args.checkpoint:

@@ -9,9 +9,10 @@ Eq. 7-8  H = softmax(s * H_c over {normal, abnormal})[abnormal], with a FIXED lo
          (config ``logit_scale``): the w_i are unconstrained, so they already learn the scale;
          a learned s would be a redundant degree of freedom. s only sets the starting
          sharpness. ``class_maps`` is H_c itself (before scaling), which RAE consumes.
-Motion   with ``motion: true`` each token becomes [V_i[t], V_i[t] - V_i[t-1]] (t=0 uses a
-         zero difference) before the MLP, standing in for Qwen2.5-VL's 2-frame temporal
-         patches on frame-wise encoders; switch it off to ablate.
+Motion   with ``motion: true`` each token becomes [V_i[t], V_i[t] - V_i[t-k]] before the MLP,
+         k = ``motion_stride`` (t < k compares with the clip's first step, so t=0 gets a zero
+         difference), standing in for Qwen2.5-VL's 2-frame temporal patches on frame-wise
+         encoders; switch it off to ablate.
 
 Training runs on cached encoder outputs: ``AnomalyHeatmapDecoder.forward(tokens)`` takes the
 ``(L, T', H', W', D_v)`` tensor of ``backbone.encode`` (or a batch of them), so the encoder
@@ -20,110 +21,17 @@ never reruns.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
-from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-import yaml
 from torch import nn
 
+# the torch-free half (config, output, engine loader) lives in ahd_spec; these names are used here
+from tvau_ros.core.ahd_spec import AHDConfig, AHDOutput, fit_heatmap_to_frames, motion_context
 from tvau_ros.core.prompts import ABNORMAL, PromptSet, load_prompt_set
-
-
-@dataclass(frozen=True)
-class AHDConfig:
-    """Everything that fixes the shapes and behaviour of an AHD (stored in checkpoints)."""
-
-    backbone: str = "dinov2_minilm"
-    layers: tuple[int, ...] = (1, 4, 8, 12)
-    input_size: tuple[int, int] = (168, 224)
-    clip_len: int = 8
-    motion: bool = True
-    mlp_hidden: int = 384
-    logit_scale: float = 10.0
-    prompts: str = "default"
-    model_path: str | None = None
-    cache_dir: str | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "layers", tuple(self.layers))
-        object.__setattr__(self, "input_size", tuple(self.input_size))
-        if len(self.input_size) != 2 or not all(isinstance(v, int) and v > 0 for v in self.input_size):
-            raise ValueError(f"input_size must be [H, W] positive integers, got {list(self.input_size)}")
-        if not isinstance(self.clip_len, int) or self.clip_len < 1:
-            raise ValueError(f"clip_len must be a positive integer, got {self.clip_len!r}")
-        if not isinstance(self.mlp_hidden, int) or self.mlp_hidden < 1:
-            raise ValueError(f"mlp_hidden must be a positive integer, got {self.mlp_hidden!r}")
-        if not (isinstance(self.logit_scale, (int, float)) and self.logit_scale > 0):
-            raise ValueError(f"logit_scale must be a positive number, got {self.logit_scale!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["layers"], data["input_size"] = list(self.layers), list(self.input_size)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "AHDConfig":
-        if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a mapping of AHD settings")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown AHD setting(s) {unknown}; known: {sorted(known)}")
-        try:
-            return cls(**data)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{source}: {exc}") from exc
-
-
-def load_ahd_config(name_or_path: str | os.PathLike = "default") -> AHDConfig:
-    """A packaged config (``"default"`` -> ``tvau_ros/configs/ahd_default.yaml``) or a YAML path."""
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise FileNotFoundError(f"AHD config not found: {path}")
-        text, source = path.read_text(encoding="utf-8"), str(path)
-    else:
-        packaged = resources.files("tvau_ros") / "configs" / f"ahd_{name_or_path}.yaml"
-        if not packaged.is_file():
-            raise FileNotFoundError(f"unknown AHD config {str(name_or_path)!r}: neither a .yaml file nor tvau_ros/configs/ahd_{name_or_path}.yaml")
-        text, source = packaged.read_text(encoding="utf-8"), f"tvau_ros/configs/ahd_{name_or_path}.yaml"
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{source}: not valid YAML ({exc})") from exc
-    return AHDConfig.from_dict(data, source)
-
-
-@dataclass
-class AHDOutput:
-    """AHD result for one clip (or a batch, with a leading B axis on both fields).
-
-    ``class_maps``: H_c of eq. 6, shape ``(T', 2, H', W')``, category axis ordered
-    (normal, abnormal); the input of RAE. ``heatmap``: H of eq. 8 in [0, 1], upsampled to
-    ``(T, H, W)`` = frames x model input size. Tensors from the module, numpy from engines.
-    """
-
-    class_maps: Any
-    heatmap: Any
-    meta: dict = field(default_factory=dict)
-
-    def numpy(self) -> "AHDOutput":
-        def conv(x):
-            return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-
-        return AHDOutput(conv(self.class_maps), conv(self.heatmap), dict(self.meta))
-
-    def frame_scores(self):
-        """Per-frame anomaly score: the heatmap maximum of each frame, shape ``(T,)``."""
-        flat = self.heatmap.reshape(*self.heatmap.shape[:-2], -1)
-        return flat.amax(-1) if isinstance(flat, torch.Tensor) else flat.max(-1)
 
 
 def pool_text_features(token_features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -188,10 +96,12 @@ class AnomalyHeatmapDecoder(nn.Module):
         logit_scale: float = 10.0,
         patch_size: int = 14,
         temporal_patch: int = 1,
+        motion_stride: int = 1,
     ):
         super().__init__()
         self.num_layers, self.visual_dim, self.text_dim = num_layers, visual_dim, text_dim
         self.motion, self.logit_scale = bool(motion), float(logit_scale)
+        self.motion_stride = int(motion_stride)
         self.patch_size, self.temporal_patch = int(patch_size), int(temporal_patch)
         in_dim = visual_dim * (2 if self.motion else 1)
         self.projections = nn.ModuleList(
@@ -210,13 +120,18 @@ class AnomalyHeatmapDecoder(nn.Module):
     def set_text_features(self, text_features: torch.Tensor) -> None:
         self.text_features.copy_(self._check_text(text_features))
 
-    def motion_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``[V[t], V[t] - V[t-1]]`` along the time axis (-4); the first step differs from itself."""
-        previous = torch.cat([tokens[..., :1, :, :, :], tokens[..., :-1, :, :, :]], dim=-4)
+    def motion_tokens(self, tokens: torch.Tensor, stride: int | None = None) -> torch.Tensor:
+        """``[V[t], V[t] - V[max(t - k, 0)]]`` along the time axis (-4), k = ``stride`` (default
+        ``motion_stride``); the first step differs from itself."""
+        stride = self.motion_stride if stride is None else int(stride)
+        steps = torch.arange(tokens.shape[-4], device=tokens.device)
+        previous = tokens.index_select(-4, (steps - stride).clamp(min=0))
         return torch.cat([tokens, tokens - previous], dim=-1)
 
-    def class_maps(self, tokens: torch.Tensor, text_features: torch.Tensor | None = None) -> torch.Tensor:
-        """Eq. 5-6: ``(…, L, T', H', W', D_v) -> H_c (…, T', 2, H', W')``."""
+    def class_maps(self, tokens: torch.Tensor, text_features: torch.Tensor | None = None,
+                   motion_stride: int | None = None) -> torch.Tensor:
+        """Eq. 5-6: ``(…, L, T', H', W', D_v) -> H_c (…, T', 2, H', W')``. ``motion_stride``
+        overrides the head's k, e.g. 1 for cached (t - k, t) pairs that sit side by side."""
         if tokens.ndim not in (5, 6) or tokens.shape[-5] != self.num_layers or tokens.shape[-1] != self.visual_dim:
             raise ValueError(
                 f"tokens must have shape ([B,] {self.num_layers}, T', H', W', {self.visual_dim}), got {tuple(tokens.shape)}"
@@ -224,7 +139,7 @@ class AnomalyHeatmapDecoder(nn.Module):
         text = F.normalize(self.text_features if text_features is None else text_features, dim=-1)
         tokens = tokens.to(self.layer_weights.dtype)  # cached tokens may be stored as float16
         if self.motion:
-            tokens = self.motion_tokens(tokens)
+            tokens = self.motion_tokens(tokens, motion_stride)
         fused = None
         for i, mlp in enumerate(self.projections):
             visual = F.normalize(mlp(tokens.select(-5, i)), dim=-1)  # (…, T', H', W', D)
@@ -265,7 +180,7 @@ class AnomalyHeatmapDecoder(nn.Module):
     @classmethod
     def from_config(cls, config: AHDConfig, dims: dict[str, int], text_features: torch.Tensor | None = None) -> "AnomalyHeatmapDecoder":
         return cls(text_features=text_features, motion=config.motion, mlp_hidden=config.mlp_hidden,
-                   logit_scale=config.logit_scale, **dims)
+                   logit_scale=config.logit_scale, motion_stride=config.motion_stride, **dims)
 
 
 class AHDModel(nn.Module):
@@ -386,33 +301,6 @@ class TorchAHDEngine:
 
     @property
     def clip_length(self) -> int:
-        return self.clip_len
-
-
-def fit_heatmap_to_frames(output: AHDOutput, frames: np.ndarray) -> AHDOutput:
-    """Resize an engine's model-resolution heatmap (numpy) to the frames' own H x W."""
-    from tvau_ros.core.clip import resize_heatmap
-
-    size = frames.shape[1:3]
-    if output.heatmap.shape[-2:] != size:
-        output.heatmap = np.clip(resize_heatmap(output.heatmap, size), 0.0, 1.0)
-    return output
-
-
-def load_ahd_engine(path: str | os.PathLike, backend: str = "torch", device: str = "cpu", providers: Sequence[str] | None = None):
-    """An AHD engine for the pipeline: ``backend`` ``torch`` reads an AHD checkpoint
-    (.safetensors); ``onnxruntime`` reads an exported graph (.onnx), or the .onnx next to a
-    given checkpoint (same stem). ``device`` applies to torch; ``providers`` to onnxruntime
-    (default: TensorRT, CUDA, CPU, whichever are available)."""
-    path = Path(path)
-    if backend == "torch":
-        return TorchAHDEngine.from_checkpoint(path, device=device)
-    if backend == "onnxruntime":
-        from tvau_ros.export.ort_engine import OrtAHDEngine
-
-        onnx_path = path if path.suffix == ".onnx" else path.with_suffix(".onnx")
-        if not onnx_path.is_file():
-            raise FileNotFoundError(f"no ONNX graph {onnx_path} for {path}; create it with "
-                                    f"`tvau export onnx --checkpoint {path} --out {onnx_path}`")
-        return OrtAHDEngine(onnx_path, providers=providers)
-    raise ValueError(f"unknown AHD backend {backend!r}; choose torch or onnxruntime")
+        """Frames per call: ``clip_len`` new frames after ``motion_context`` earlier ones (a
+        pipeline whose clip stride is ``clip_len`` gives every frame its full motion token)."""
+        return self.clip_len + motion_context(self.config, self.backbone.temporal_patch)

@@ -195,7 +195,7 @@ def build_engine(cfg: dict) -> HeatmapEngine:
             checkpoint = str(shipped_model(checkpoint))
         if not Path(checkpoint).exists():
             raise EngineLoadError(f"engine 'ahd': checkpoint not found: {checkpoint}")
-        from tvau_ros.core.ahd import load_ahd_engine
+        from tvau_ros.core.ahd_spec import load_ahd_engine
         try:
             return load_ahd_engine(checkpoint, str(ahd.get("backend", "torch")), str(ahd.get("device", "cpu")))
         except (OSError, ValueError, RuntimeError, KeyError) as exc:

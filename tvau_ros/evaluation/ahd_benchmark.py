@@ -2,8 +2,8 @@
 
 Every method sees every frame of every video. AHD methods that share an encoder (same
 backbone, layers, input size and encoder weights) share one encoder pass per clip; each
-clip of ``clip_len`` frames is preceded by the previous clip's last frame so every frame
-has its motion token. Heatmaps are upsampled to the video's resolution; the frame score
+clip of ``clip_len`` frames is preceded by the ``motion_stride`` frames before it, so every
+frame has its full motion token. Heatmaps are upsampled to the video's resolution; the frame score
 is the heatmap maximum; detections are the heatmap's connected components above
 ``EvalOptions.base_threshold`` scored by their peak (``tvau_ros.metrics.heatmaps``).
 """
@@ -97,11 +97,12 @@ class AHDGroup:
                  out_size: tuple[int, int]) -> dict[str, np.ndarray]:
         """Frames (consecutive within each segment) -> per head ``(T, H, W)`` heatmaps at ``out_size``."""
         clip_len = self.config.clip_len
+        context = max([h.motion_stride * h.temporal_patch for h in self.heads.values() if h.motion] or [1])
         clip = preprocess_clip(frames, self.config.input_size, self.backbone.pixel_mean, self.backbone.pixel_std)
         out = {name: [] for name in self.heads}
         for seg_start, seg_stop in segments:
             for start in range(seg_start, seg_stop, clip_len):
-                lead = 1 if start > seg_start else 0  # the previous frame, for the motion token
+                lead = min(context, start - seg_start)  # earlier frames, for the motion token
                 piece = torch.from_numpy(clip[start - lead:min(start + clip_len, seg_stop)]).to(self.device)
                 tokens = self.backbone.encode(piece)
                 for name, head in self.heads.items():

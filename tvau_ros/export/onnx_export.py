@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
+from tvau_ros.export.ort_engine import METADATA_KEY
+
 INPUT_NAME = "clip"
 OUTPUT_NAMES = ("heatmap", "class_maps")
-METADATA_KEY = "tvau_ahd"
 # Qwen2.5-VL's vision tower computes its window index in Python from grid_thw; it is not
 # exported (and would be far too large for the CPU targets this graph is for).
 EXPORTABLE_BACKBONES = ("dinov2_minilm",)

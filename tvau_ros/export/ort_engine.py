@@ -17,9 +17,10 @@ from typing import Sequence
 
 import numpy as np
 
-from tvau_ros.core.ahd import AHDConfig, AHDOutput, fit_heatmap_to_frames
+from tvau_ros.core.ahd_spec import AHDConfig, AHDOutput, fit_heatmap_to_frames, motion_context
 from tvau_ros.core.clip import preprocess_clip, validate_model_input
-from tvau_ros.export.onnx_export import METADATA_KEY
+
+METADATA_KEY = "tvau_ahd"  # ONNX model-metadata key holding config, dims, normalization, model id
 
 PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 SHORT_NAMES = {"tensorrt": "TensorrtExecutionProvider", "trt": "TensorrtExecutionProvider",
@@ -89,4 +90,5 @@ class OrtAHDEngine:
 
     @property
     def clip_length(self) -> int:
-        return self.clip_len
+        """Frames per call, as ``TorchAHDEngine.clip_length``."""
+        return self.clip_len + motion_context(self.config, self.dims["temporal_patch"])

@@ -91,8 +91,8 @@ class _ClassMaps(torch.nn.Module):
         super().__init__()
         self.head = head
 
-    def forward(self, tokens):
-        return self.head.class_maps(tokens)
+    def forward(self, tokens):  # a cached (t - k, t) pair sits side by side: motion stride 1
+        return self.head.class_maps(tokens, motion_stride=1)
 
 
 @torch.no_grad()
@@ -102,7 +102,7 @@ def evaluate_loss(head: AnomalyHeatmapDecoder, tokens, targets, cfg: TrainConfig
     for start in range(0, tokens.shape[0], cfg.batch_size):
         t = tokens[start:start + cfg.batch_size].to(device, non_blocking=True)
         y = targets[start:start + cfg.batch_size].to(device, non_blocking=True)
-        total += float(_loss(head.class_maps, head.logit_scale, t, y, cfg)) * t.shape[0]
+        total += float(_loss(_ClassMaps(head), head.logit_scale, t, y, cfg)) * t.shape[0]
         count += t.shape[0]
     return total / max(count, 1)
 

@@ -1,14 +1,14 @@
 """Encoder feature cache for AHD training: the frozen encoder runs once per cached frame.
 
-For each video of a split, ``pairs_per_video`` pairs of consecutive frames (t-1, t) are drawn
-(seeded per video). A pair is the smallest clip that carries the AHD's motion token
-(V_t - V_{t-1}); training on pairs costs a quarter of 8-frame clips for the same number of
-supervised frames. For abnormal videos, ``abnormal_pair_fraction`` of the pairs end on an
+For each video of a split, ``pairs_per_video`` frame pairs (t-k, t) are drawn (seeded per
+video), k = the model's ``motion_stride``. A pair is the smallest clip that carries the AHD's
+motion token (V_t - V_{t-k}); training on pairs costs a quarter of 8-frame clips for the same
+number of supervised frames. For abnormal videos, ``abnormal_pair_fraction`` of the pairs end on an
 abnormal frame. Per video one ``.npz`` holds
 
 - ``tokens``  float16 ``(P, L, 2, H', W', D_v)``: the selected block outputs;
 - ``targets`` float16 ``(P, 2, H', W')``: the abnormal-pixel fraction of each patch cell;
-- ``frames``  int ``(P,)``: t of each pair; ``labels`` uint8 ``(P, 2)``: frame labels.
+- ``frames``  int ``(P,)``: t of each pair; ``labels`` uint8 ``(P, 2)``: frame labels of (t-k, t).
 
 ``index.json`` beside them records the model config, encoder init, text features and, per
 video, its split, anomaly categories and file.
@@ -51,12 +51,12 @@ def video_categories(video: VideoSample) -> list[str]:
     return [f"video:{video.name}"] if video.is_abnormal else []
 
 
-def choose_pairs(video: VideoSample, count: int, abnormal_fraction: float, seed: int) -> np.ndarray:
-    """End frames t (>= 1) of the cached (t-1, t) pairs, sorted; deterministic per video."""
+def choose_pairs(video: VideoSample, count: int, abnormal_fraction: float, seed: int, gap: int = 1) -> np.ndarray:
+    """End frames t (>= gap) of the cached (t-gap, t) pairs, sorted; deterministic per video."""
     digest = hashlib.sha256(f"{seed}:{video.name}".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
-    candidates = np.arange(1, video.num_frames)
-    labels = np.asarray(video.frame_labels)[1:].astype(bool)
+    candidates = np.arange(gap, video.num_frames)
+    labels = np.asarray(video.frame_labels)[gap:].astype(bool)
     abnormal, normal = candidates[labels], candidates[~labels]
     count = min(count, candidates.size)
     n_abnormal = min(abnormal.size, round(count * abnormal_fraction)) if video.is_abnormal else 0
@@ -126,7 +126,8 @@ def build_feature_cache(
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    settings = encoder_settings(model_config.to_dict(), encoder_init, seed, pairs_per_video, abnormal_fraction)
+    gap = model_config.motion_stride
+    settings = encoder_settings(model_config.to_dict(), encoder_init, seed, pairs_per_video, abnormal_fraction, gap)
     index_path = root / "index.json"
     old = json.loads(index_path.read_text()) if index_path.is_file() else {}
     reuse = bool(old) and encoder_settings(**_stored(old.get("settings", {}))) == settings
@@ -152,10 +153,10 @@ def build_feature_cache(
     for split, video in tqdm(jobs, desc=f"encoding ({encoder_init} encoder)", disable=not progress, unit="video"):
         file = f"{split}/{video.name}.npz"
         if reuse and (root / file).is_file():
-            entries.append(entry(split, video, min(pairs_per_video, video.num_frames - 1)))
+            entries.append(entry(split, video, min(pairs_per_video, video.num_frames - gap)))
             continue
-        ends = choose_pairs(video, pairs_per_video, abnormal_fraction, seed)
-        frames = [int(f) for t in ends for f in (t - 1, t)]
+        ends = choose_pairs(video, pairs_per_video, abnormal_fraction, seed, gap)
+        frames = [int(f) for t in ends for f in (t - gap, t)]
         pixels = video.read_frames(0, int(ends.max()) + 1)[frames]  # one sequential decode
         clip = preprocess_clip(pixels, model_config.input_size, backbone.pixel_mean, backbone.pixel_std)
         with torch.no_grad():
@@ -168,7 +169,7 @@ def build_feature_cache(
         targets = mask_targets(video, frames, grid).reshape(len(ends), 2, *grid)
         (root / split).mkdir(exist_ok=True)
         np.savez(root / file, tokens=tokens.numpy().astype(np.float16), targets=targets.astype(np.float16),
-                 frames=ends, labels=np.asarray(video.frame_labels)[np.stack([ends - 1, ends], 1)])
+                 frames=ends, labels=np.asarray(video.frame_labels)[np.stack([ends - gap, ends], 1)])
         entries.append(entry(split, video, int(len(ends))))
         write_index(entries)  # an interrupted build resumes from here
     write_index(entries)
@@ -179,12 +180,12 @@ ENCODER_KEYS = ("backbone", "layers", "input_size", "model_path", "prompts")
 
 
 def encoder_settings(model: dict, encoder_init: str, seed: int, pairs_per_video: int,
-                     abnormal_fraction: float) -> dict:
+                     abnormal_fraction: float, pair_gap: int = 1) -> dict:
     """What the cached tokens depend on: the encoder and the frame sampling, not the head
     (so heads with other MLP sizes, motion switch or epochs reuse the cache)."""
     return {"encoder": {k: model.get(k) for k in ENCODER_KEYS}, "encoder_init": encoder_init,
             "seed": seed if encoder_init == "random" else None, "sampling_seed": seed,
-            "pairs_per_video": pairs_per_video, "abnormal_fraction": abnormal_fraction}
+            "pairs_per_video": pairs_per_video, "abnormal_fraction": abnormal_fraction, "pair_gap": pair_gap}
 
 
 def _stored(settings: dict) -> dict:
@@ -192,4 +193,5 @@ def _stored(settings: dict) -> dict:
     model = settings.get("model") or settings.get("encoder") or {}
     return {"model": model, "encoder_init": settings.get("encoder_init"),
             "seed": settings.get("sampling_seed", settings.get("seed")),
-            "pairs_per_video": settings.get("pairs_per_video"), "abnormal_fraction": settings.get("abnormal_fraction")}
+            "pairs_per_video": settings.get("pairs_per_video"), "abnormal_fraction": settings.get("abnormal_fraction"),
+            "pair_gap": settings.get("pair_gap", 1)}
