@@ -41,9 +41,9 @@ def apply_settings(cfg, settings: list[tuple[list[str], object]]):
 
 def _run_ahd(args: argparse.Namespace) -> int:
     from tvau_ros.core.ahd import AHDConfig
-    from tvau_ros.train.ahd_trainer import train_ahd
+    from tvau_ros.train.ahd_trainer import dist_info, train_ahd
     from tvau_ros.train.config import load_train_config
-    from tvau_ros.train.features import build_feature_cache
+    from tvau_ros.train.features import FeatureCache, build_feature_cache
     from tvau_ros.cli.eval_cmd import load_videos
 
     try:
@@ -59,17 +59,26 @@ def _run_ahd(args: argparse.Namespace) -> int:
         splits["validation"] = load_videos(cfg.dataset, "validation")
     except CliError:
         print(f"train: no validation split in {cfg.dataset}; keeping the last epoch")
-    try:
-        cache = build_feature_cache(cfg.cache_dir, splits, model_cfg, cfg.pairs_per_video,
-                                    cfg.abnormal_pair_fraction, cfg.encoder_init, cfg.seed,
-                                    progress=not args.quiet, device=device)
-    except (OSError, ValueError) as exc:
-        raise CliError(f"building the feature cache in {cfg.cache_dir}: {exc}") from None
+    rank, world = dist_info(device)
+    if rank == 0:  # under torchrun one process builds the cache, the others wait and read it
+        try:
+            cache = build_feature_cache(cfg.cache_dir, splits, model_cfg, cfg.pairs_per_video,
+                                        cfg.abnormal_pair_fraction, cfg.encoder_init, cfg.seed,
+                                        progress=not args.quiet, device=device)
+        except (OSError, ValueError) as exc:
+            raise CliError(f"building the feature cache in {cfg.cache_dir}: {exc}") from None
+    if world > 1:
+        import torch.distributed
+
+        torch.distributed.barrier()
+        cache = FeatureCache(cfg.cache_dir)
     if args.cache_only:
-        print(f"train: feature cache ready in {cfg.cache_dir}")
+        if rank == 0:
+            print(f"train: feature cache ready in {cfg.cache_dir}")
         return 0
     path = train_ahd(cfg, cache, resume=not args.restart, progress=not args.quiet, device=device)
-    print(f"train: checkpoint {path}")
+    if rank == 0:
+        print(f"train: checkpoint {path}")
     return 0
 
 

@@ -69,10 +69,12 @@ def select_training_videos(cache: FeatureCache, regime: str) -> list[dict]:
     return chosen
 
 
-def _dist_info() -> tuple[int, int]:
+def dist_info(device: str = "cpu") -> tuple[int, int]:
+    """(rank, world size); under torchrun (WORLD_SIZE > 1) the process group is initialised
+    once, with nccl for CUDA devices and gloo for the CPU."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        torch.distributed.init_process_group("nccl" if str(device).startswith("cuda") else "gloo")
     rank = torch.distributed.get_rank() if world > 1 else 0
     return rank, world
 
@@ -114,7 +116,7 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
     stay in host memory; each batch moves to ``device``."""
     from tqdm import tqdm
 
-    rank, world = _dist_info()
+    rank, world = dist_info(device)
     if world > 1 and device == "cuda":  # one GPU per process
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
         torch.cuda.set_device(device)
@@ -153,7 +155,10 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
     for epoch in range(start_epoch, cfg.epochs):
         head.train()
         generator.manual_seed(cfg.seed + epoch)
-        order = torch.randperm(tokens.shape[0], generator=generator)[rank::world]
+        order = torch.randperm(tokens.shape[0], generator=generator)
+        # every rank must run the same number of steps (each step is a collective): pad the
+        # permutation with its own head to a multiple of the world size, as DistributedSampler does
+        order = torch.cat([order, order[:(-order.numel()) % world]])[rank::world]
         running, seen, t0 = 0.0, 0, time.perf_counter()
         batches = range(0, order.numel(), cfg.batch_size)
         for start in tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank, leave=False):
