@@ -153,6 +153,8 @@ def test_finish_covers_the_last_frames_with_stride(sample):
     tail = pipe.finish()
     covered += list(tail.new_frame_indices)
     assert covered == list(range(12))
+    stats = pipe.stats.snapshot()
+    assert stats["processed_frames"] == 12 and stats["processed"] == len(evidence) + 1  # frames vs clips
 
 
 def test_engine_with_wrong_heatmap_shape_is_reported():

@@ -219,6 +219,7 @@ class PipelineStats:
         self.received = 0
         self.accepted = 0
         self.processed = 0
+        self.processed_frames = 0  # frames that got a heatmap (a clip's new frames)
         self.resized = 0
         self.resolution_changes = 0
         self.stamp_resets = 0
@@ -235,9 +236,10 @@ class PipelineStats:
             self.bad_inputs[kind] = self.bad_inputs.get(kind, 0) + 1
             return self.bad_inputs[kind]
 
-    def record_processed(self, inference_s: float) -> None:
+    def record_processed(self, inference_s: float, frames: int = 1) -> None:
         with self._lock:
             self.processed += 1
+            self.processed_frames += frames
             self._inference.append(inference_s)
             self._processed_at.append(time.monotonic())
 
@@ -259,6 +261,7 @@ class PipelineStats:
         with self._lock:
             return {
                 "received": self.received, "accepted": self.accepted, "processed": self.processed,
+                "processed_frames": self.processed_frames,
                 "dropped_frames": dropped_frames, "bad_inputs": sum(self.bad_inputs.values()),
                 **{f"bad_input_{k}": v for k, v in sorted(self.bad_inputs.items())},
                 "resized_frames": self.resized, "resolution_changes": self.resolution_changes,
@@ -455,7 +458,7 @@ class AnomalyPipeline:
                 class_maps=result.class_maps, inference_s=inference_s,
             )
             self.store.add(evidence)
-        self.stats.record_processed(inference_s)
+        self.stats.record_processed(inference_s, clip.new_count)
         return evidence
 
     # -- synchronous use

@@ -262,7 +262,12 @@ class HeatmapNode(LifecycleNode):
                     self.get_logger().error(f"engine failed on a clip ({pipeline.stats.engine_errors} so far): {exc}")
                 continue
             if evidence is not None:
-                self._publish(evidence)
+                try:
+                    self._publish(evidence)
+                except Exception as exc:  # noqa: BLE001 - e.g. the context shut down mid-publish
+                    if self._stop.is_set() or not self.context.ok():
+                        return
+                    self.get_logger().error(f"publishing failed: {exc}")
 
     def _output_size(self, source_hw: tuple[int, int]) -> tuple[int, int]:
         h, w = source_hw
