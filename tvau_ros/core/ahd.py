@@ -59,18 +59,15 @@ def cached_text_features(backbone, prompt_set: PromptSet, cache: str | os.PathLi
     """``compute_text_features``, kept in ``<cache>/text_features_<backbone>_<prompt digest>.safetensors``
     (cache: ``backbones.base.cache_dir``) so later runs, and machines without the text encoder
     installed, read the file instead of running the encoder."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
-    from tvau_ros.core.backbones.base import cache_dir
+    from tvau_ros.core.backbones.base import cache_dir, save_tensors_atomic
 
     path = cache_dir(cache) / f"text_features_{backbone.name}_{prompt_set.digest()}.safetensors"
     if path.is_file():
         return load_file(str(path))["text_features"]
     features = compute_text_features(backbone, prompt_set)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    save_file({"text_features": features.contiguous()}, str(tmp), metadata={"prompts": prompt_set.source})
-    os.replace(tmp, path)
+    save_tensors_atomic({"text_features": features}, path, {"prompts": prompt_set.source})
     return features
 
 

