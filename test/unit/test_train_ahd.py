@@ -141,3 +141,16 @@ def test_cli_settings_override_nested_keys_and_reject_unknown_ones():
         apply_settings(cfg, [parse_setting("epochs=0")])
     with pytest.raises(argparse.ArgumentTypeError, match="expected KEY=VALUE"):
         parse_setting("epochs")
+
+
+def test_bad_device_is_a_one_line_error_naming_it(monkeypatch):
+    from tvau_ros.cli import CliError, check_device
+
+    assert check_device("cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(CliError, match="--device cuda: no CUDA device is available"):
+        check_device("cuda")
+    with pytest.raises(CliError, match="--device 'gpu0': not a torch device"):
+        check_device("gpu0")
+    with pytest.raises(CliError, match="--device 'meta': only cpu and cuda"):
+        check_device("meta")
