@@ -123,6 +123,17 @@ def test_clip_subsample_maps_frames_tracks_and_segments():
     assert whole.segments == [(0, 20)] and whole.tracks == [TrackSpan(1, 10, 19)]
 
 
+def test_clip_subsample_reads_each_segments_earlier_frames_as_context():
+    view = ClipSubsample(_Video(), clip_len=4, stride=2, context=2)
+    frames, spans = view.read_context_frames()
+    assert frames[:, 0, 0, 0].tolist() == [0, 1, 2, 3, 6, 7, 8, 9, 10, 11, 14, 15, 16, 17, 18, 19]
+    assert spans == [(0, 0, 4), (4, 6, 10), (10, 12, 16)]  # the first clip has no earlier frame
+    scored = np.concatenate([np.arange(a, b) for _, a, b in spans])
+    assert frames[scored, 0, 0, 0].tolist() == view.source_frames.tolist()
+    whole_frames, whole_spans = ClipSubsample(_Video(), clip_len=4, stride=1, context=2).read_context_frames()
+    assert whole_spans == [(0, 0, 20)] and len(whole_frames) == 20
+
+
 def test_cli_settings_override_nested_keys_and_reject_unknown_ones():
     import argparse
 

@@ -43,10 +43,12 @@ class ClipSubsample:
     It offers what the metrics read (``num_frames``, ``frame_labels``, ``tracks``,
     ``read_mask``, ``read_frames``) in its own frame numbering, plus ``segments``: the
     ranges of view frames that are consecutive in the source video. ``stride`` 1 is the
-    whole video as one segment.
+    whole video as one segment. ``read_context_frames`` adds up to ``context`` source
+    frames before each segment (not scored; they give a segment's first frames their
+    motion token).
     """
 
-    def __init__(self, video: VideoSample, clip_len: int, stride: int):
+    def __init__(self, video: VideoSample, clip_len: int, stride: int, context: int = 0):
         self.video = video
         total = video.num_frames
         if stride == 1:
@@ -56,6 +58,7 @@ class ClipSubsample:
         self.source_frames = np.concatenate(chosen)
         bounds = np.cumsum([0] + [len(c) for c in chosen])
         self.segments = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self.leads = [min(int(context), int(c[0])) for c in chosen]
         self.name, self.height, self.width = video.name, video.height, video.width
         self.meta, self.is_abnormal = video.meta, video.is_abnormal
         self.num_frames = int(self.source_frames.size)
@@ -76,6 +79,20 @@ class ClipSubsample:
             return np.empty((0, self.height, self.width, 3), np.uint8)
         return self.video.read_frames(int(chosen[0]), int(chosen[-1]) + 1)[chosen - chosen[0]]
 
+    def read_context_frames(self) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+        """All view frames with each segment's context frames before it, and per segment
+        ``(context_start, start, stop)`` in that array: ``[context_start, start)`` is context,
+        ``[start, stop)`` the segment's scored frames."""
+        wanted = np.concatenate([np.arange(int(self.source_frames[a]) - lead, int(self.source_frames[a]))
+                                 for (a, _), lead in zip(self.segments, self.leads)] + [self.source_frames])
+        wanted = np.unique(wanted)  # sorted source frames
+        frames = self.video.read_frames(int(wanted[0]), int(wanted[-1]) + 1)[wanted - wanted[0]]
+        spans = []
+        for (a, b), lead in zip(self.segments, self.leads):
+            start = int(np.searchsorted(wanted, self.source_frames[a]))
+            spans.append((start - lead, start, start + b - a))
+        return frames, spans
+
 
 def sample_frame(video: VideoSample) -> int:
     """The frame shown in the overlay grid: the middle abnormal frame, else the middle frame."""
@@ -92,17 +109,23 @@ class AHDGroup:
         for head in heads.values():
             head.to(device)
 
+    @property
+    def context(self) -> int:
+        """Earlier frames each clip needs for its motion tokens."""
+        return max([h.motion_stride * h.temporal_patch for h in self.heads.values() if h.motion] or [0])
+
     @torch.no_grad()
-    def heatmaps(self, frames: np.ndarray, segments: Sequence[tuple[int, int]],
+    def heatmaps(self, frames: np.ndarray, spans: Sequence[tuple[int, int, int]],
                  out_size: tuple[int, int]) -> dict[str, np.ndarray]:
-        """Frames (consecutive within each segment) -> per head ``(T, H, W)`` heatmaps at ``out_size``."""
-        clip_len = self.config.clip_len
-        context = max([h.motion_stride * h.temporal_patch for h in self.heads.values() if h.motion] or [1])
+        """Frames and spans ``(context_start, start, stop)`` (consecutive frames; see
+        ``ClipSubsample.read_context_frames``) -> per head ``(T, H, W)`` heatmaps at
+        ``out_size`` of the scored frames, in order."""
+        clip_len, context = self.config.clip_len, self.context
         clip = preprocess_clip(frames, self.config.input_size, self.backbone.pixel_mean, self.backbone.pixel_std)
         out = {name: [] for name in self.heads}
-        for seg_start, seg_stop in segments:
+        for context_start, seg_start, seg_stop in spans:
             for start in range(seg_start, seg_stop, clip_len):
-                lead = min(context, start - seg_start)  # earlier frames, for the motion token
+                lead = min(context, start - context_start)  # earlier frames, for the motion token
                 piece = torch.from_numpy(clip[start - lead:min(start + clip_len, seg_stop)]).to(self.device)
                 tokens = self.backbone.encode(piece)
                 for name, head in self.heads.items():
@@ -130,17 +153,18 @@ def run_methods(
     for name in engines:
         results[name] = MethodResult(name)
     for video in tqdm(videos, desc="evaluating", unit="video", disable=not progress):
-        frames = video.read_frames()
+        frames, spans = video.read_context_frames()
+        scored = np.concatenate([np.arange(start, stop) for _, start, stop in spans])
         size = (video.height, video.width)
         produced: dict[str, tuple[np.ndarray, float]] = {}
         for group in groups:
             t0 = time.perf_counter()
-            maps = group.heatmaps(frames, video.segments, size)
+            maps = group.heatmaps(frames, spans, size)
             share = (time.perf_counter() - t0) / len(maps)
             produced.update({name: (m, share) for name, m in maps.items()})
-        for name, engine in engines.items():
+        for name, engine in engines.items():  # engines see the scored frames only
             t0 = time.perf_counter()
-            produced[name] = (engine(frames, video.segments), time.perf_counter() - t0)
+            produced[name] = (engine(frames[scored], video.segments), time.perf_counter() - t0)
         for name, (heatmaps, seconds) in produced.items():
             result = results[name]
             result.seconds += seconds
@@ -251,7 +275,8 @@ def evaluate_methods(videos: Sequence[VideoSample], checkpoints: dict[str, str],
     torch.set_grad_enabled(False)
     groups = load_groups(checkpoints, device)
     clip_len = groups[0].config.clip_len if groups else 8
-    videos = [ClipSubsample(v, clip_len, clip_stride) for v in videos]
+    context = max([g.context for g in groups] or [0])
+    videos = [ClipSubsample(v, clip_len, clip_stride, context) for v in videos]
     engines = {"motion_baseline": motion_baseline_heatmaps()} if motion_baseline else {}
     results = run_methods(videos, groups, engines, options, progress)
     frames = sum(v.num_frames for v in videos)
