@@ -2,7 +2,9 @@
 
 Scores the second frame t of every cached (t-k, t) validation pair: frame AUC of the heatmap
 maximum on the patch grid against the frame labels, and cell AUC of every patch cell against
-the cell targets (a cell is abnormal when >= 5 % of it is). Far fewer frames than
+the cell targets (a cell is abnormal when >= 5 % of it is). On abnormal frames it also compares
+the highest probability on the target's cells with the highest one elsewhere in the frame
+(``target_above_other``: how often the target wins). Far fewer frames than
 ``tvau eval ahd`` (12 per video) and no upsampling, so use it to compare heads trained on the
 same cache, not as the reported metric.
 
@@ -35,11 +37,17 @@ def cached_pairs_auc(checkpoint: str, cache_dir: str, split: str = "validation",
         torch.softmax(head.logit_scale * head.class_maps(tokens[i:i + 64].float(), motion_stride=1), -3)
         .select(-3, ABNORMAL)[:, 1] for i in range(0, tokens.shape[0], 64)])
     frame_scores = probs.flatten(1).max(1).values.numpy()
-    cells = (targets[:, 1] >= cell_fraction).flatten().numpy()
+    on_target = targets[:, 1] >= cell_fraction
+    cells = on_target.flatten().numpy()
+    with_target = torch.from_numpy(labels == 1) & on_target.flatten(1).any(1)
+    target_max = probs.masked_fill(~on_target, -1).flatten(1).max(1).values[with_target].numpy()
+    other_max = probs.masked_fill(on_target, -1).flatten(1).max(1).values[with_target].numpy()
     return {"frames": int(labels.size), "frame_auc": 100 * roc_auc_score(labels, frame_scores),
             "cell_auc": 100 * roc_auc_score(cells, probs.flatten().numpy()),
             "normal_frame_max_median": float(np.median(frame_scores[labels == 0])),
-            "abnormal_frame_max_median": float(np.median(frame_scores[labels == 1]))}
+            "abnormal_frame_max_median": float(np.median(frame_scores[labels == 1])),
+            "target_max_median": float(np.median(target_max)), "other_max_median": float(np.median(other_max)),
+            "target_above_other": float(np.mean(target_max > other_max))}
 
 
 def main() -> None:

@@ -28,7 +28,8 @@ def _write_cache(root, videos):
         tokens = rng.normal(size=(3, 2, 2, 2, 3, 8)).astype(np.float16)
         tokens[..., 0] = np.moveaxis(targets, 0, 0)[:, None] * 3.0
         (root / split).mkdir(parents=True, exist_ok=True)
-        np.savez(root / f"{split}/{name}.npz", tokens=tokens, targets=targets)
+        labels = np.full((3, 2), int(abnormal), np.uint8)
+        np.savez(root / f"{split}/{name}.npz", tokens=tokens, targets=targets, labels=labels)
         entries.append({"name": name, "split": split, "file": f"{split}/{name}.npz", "abnormal": abnormal,
                         "categories": [category] if abnormal else [], "pairs": 3})
     text = [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]
@@ -132,6 +133,26 @@ def test_clip_subsample_reads_each_segments_earlier_frames_as_context():
     assert frames[scored, 0, 0, 0].tolist() == view.source_frames.tolist()
     whole_frames, whole_spans = ClipSubsample(_Video(), clip_len=4, stride=1, context=2).read_context_frames()
     assert whole_spans == [(0, 0, 20)] and len(whole_frames) == 20
+
+
+def test_in_type_probe_trains_on_half_the_videos_and_scores_the_other_half(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
+    from cached_pairs_auc import cached_pairs_auc
+    from in_type_probe import split_in_halves
+
+    videos = [("train", f"a{i}", True, "running") for i in range(4)] + [("train", f"n{i}", False, None) for i in range(2)]
+    cache = _write_cache(tmp_path / "cache", videos)
+    halves = split_in_halves(cache.root, "train", tmp_path / "halves")
+    assert [v["name"] for v in halves.videos("train")] == ["a0", "a2", "n0"]
+    assert [v["name"] for v in halves.videos("validation")] == ["a1", "a3", "n1"]
+    assert halves.load(halves.videos("validation"))[0].shape[0] == 9  # the original token files
+    cfg = TrainConfig(model=MODEL, out_dir=str(tmp_path / "out"), epochs=15, batch_size=4, lr=0.02, seed=1)
+    result = cached_pairs_auc(str(train_ahd(cfg, halves, progress=False)), str(halves.root))
+    assert result["frames"] == 9 and result["frame_auc"] == 100.0  # the marked cells are learnable
+    assert result["target_above_other"] == 1.0 and result["target_max_median"] > result["other_max_median"]
 
 
 def test_cli_settings_override_nested_keys_and_reject_unknown_ones():
