@@ -9,7 +9,7 @@ maximum, cell AUC). No encoder runs: the cached tokens are reused through a seco
 points at the same files.
 
     python training/in_type_probe.py cache/features/dinov2_pretrained_168x224_p12 \\
-        --split train --out outputs/in_type_probe [--set mlp_hidden... as `tvau train ahd --set`]
+        --split train --out outputs/in_type_probe [--set KEY=VALUE as in `tvau train ahd`]
 
 It prints the scores on the held-out half and on the training half: a head that scores its
 training targets high but the held-out ones low has memorised instances, not behaviour.
@@ -49,7 +49,6 @@ def main() -> None:
     parser.add_argument("cache", help="feature cache folder built by `tvau train ahd`")
     parser.add_argument("--split", default="train", help="the split whose videos are halved (default: train)")
     parser.add_argument("--config", default="training/configs/ahd_fine_tuned.yaml", help="training config")
-    parser.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
     parser.add_argument("--out", default="outputs/in_type_probe", help="output folder (index + checkpoint)")
     parser.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY=VALUE",
                         help="override a training setting, e.g. model.mlp_hidden=16 (repeatable)")
@@ -57,7 +56,7 @@ def main() -> None:
     out = Path(args.out)
     cache = split_in_halves(args.cache, args.split, out / "cache")
     cfg = apply_settings(load_train_config(args.config), args.set)
-    cfg = dataclasses.replace(cfg, out_dir=str(out / "head"), epochs=args.epochs or cfg.epochs)
+    cfg = dataclasses.replace(cfg, out_dir=str(out / "head"))
     checkpoint = train_ahd(cfg, cache, resume=False, progress=False)
     halves = {s: len(cache.videos(s)) for s in ("train", "validation")}
     print(f"in-type probe on {args.split} videos ({halves['train']} training / {halves['validation']} held-out)")
