@@ -74,7 +74,10 @@ class ClipSubsample:
 
     def read_frames(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         stop = self.num_frames if stop is None else stop
-        chosen = self.source_frames[start:stop]
+        return self._read_source(self.source_frames[start:stop])
+
+    def _read_source(self, chosen: np.ndarray) -> np.ndarray:
+        """Source frames ``chosen`` (sorted) in one sequential decode."""
         if chosen.size == 0:
             return np.empty((0, self.height, self.width, 3), np.uint8)
         return self.video.read_frames(int(chosen[0]), int(chosen[-1]) + 1)[chosen - chosen[0]]
@@ -86,7 +89,7 @@ class ClipSubsample:
         wanted = np.concatenate([np.arange(int(self.source_frames[a]) - lead, int(self.source_frames[a]))
                                  for (a, _), lead in zip(self.segments, self.leads)] + [self.source_frames])
         wanted = np.unique(wanted)  # sorted source frames
-        frames = self.video.read_frames(int(wanted[0]), int(wanted[-1]) + 1)[wanted - wanted[0]]
+        frames = self._read_source(wanted)
         spans = []
         for (a, b), lead in zip(self.segments, self.leads):
             start = int(np.searchsorted(wanted, self.source_frames[a]))
