@@ -8,7 +8,7 @@ import torch
 from tvau_ros.core.checkpoint import load_ahd_checkpoint
 from tvau_ros.data.dataset import TrackSpan
 from tvau_ros.evaluation.ahd_benchmark import ClipSubsample
-from tvau_ros.train.ahd_trainer import focal_dice_loss, select_training_videos, train_ahd
+from tvau_ros.train.ahd_trainer import focal_dice_loss, frame_max_loss, select_training_videos, train_ahd
 from tvau_ros.train.config import TrainConfig, load_train_config
 from tvau_ros.train.features import FeatureCache, encoder_settings, _stored
 
@@ -78,6 +78,26 @@ def test_focal_dice_prefers_the_right_map():
     target[0, 1:3, 1:3] = 1
     good = target * 0.9 + 0.05
     assert focal_dice_loss(good, target, 2.0, 0.75, 1.0) < focal_dice_loss(1 - good, target, 2.0, 0.75, 1.0)
+
+
+def test_frame_max_loss_penalises_one_lit_cell_in_a_normal_frame_as_a_whole_frame():
+    normal = torch.zeros(1, 12, 16)
+    lit = torch.full((1, 12, 16), 0.01)
+    lit[0, 3, 4] = 0.9  # a normal walker lit up
+    # the per-cell focal term barely notices one cell of 192; the frame term scores it like a wrong frame
+    assert focal_dice_loss(lit, normal, 2.0, 0.75, 1.0) < 0.01
+    assert frame_max_loss(lit, normal) == pytest.approx(-np.log(0.1), rel=1e-4)
+
+
+def test_frame_weight_adds_the_frame_term_to_training(tmp_path):
+    cache = _write_cache(tmp_path / "cache", VIDEOS)
+    cfgs = [TrainConfig(model=MODEL, out_dir=str(tmp_path / f"out{w}"), epochs=1, batch_size=4, seed=1, frame_weight=w)
+            for w in (0.0, 1.0)]
+    logs = []
+    for cfg in cfgs:
+        train_ahd(cfg, cache, progress=False)
+        logs.append(json.loads((tmp_path / f"out{cfg.frame_weight}" / "train_log.jsonl").read_text().splitlines()[0]))
+    assert logs[1]["train_loss"] > logs[0]["train_loss"]
 
 
 def test_cache_is_reused_when_only_the_head_changes():

@@ -53,6 +53,21 @@ def focal_dice_loss(prob: torch.Tensor, target: torch.Tensor, gamma: float, alph
     return focal + dice_weight * dice[has_target].mean()
 
 
+def frame_max_loss(prob: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Binary cross-entropy between each frame's highest cell probability and whether the frame
+    has an abnormal cell: the frame score of the evaluation (heatmap maximum), so a normal
+    person lit up in a normal frame is penalised as a whole frame, not as one cell among 192.
+
+    >>> t = torch.zeros(1, 2, 2); t[0, 0, 0] = 1
+    >>> low, high = torch.full((1, 2, 2), 0.1), torch.full((1, 2, 2), 0.9)
+    >>> bool(frame_max_loss(high, t) < frame_max_loss(low, t))
+    True
+    """
+    score = prob.flatten(1).max(1).values.clamp(eps, 1 - eps)
+    label = target.flatten(1).amax(1)
+    return torch.nn.functional.binary_cross_entropy(score, label)
+
+
 def select_training_videos(cache: FeatureCache, regime: str) -> list[dict]:
     """``fine_tuned``: every cached train video. ``one_shot``: every normal train video plus
     one abnormal video per training anomaly type (the first by name that shows it)."""
@@ -83,7 +98,11 @@ def _loss(class_maps, logit_scale: float, tokens, targets, cfg: TrainConfig) -> 
     """Loss of one batch: tokens ``(B, L, 2, H', W', D)``, cell coverage ``(B, 2, H', W')``."""
     prob = torch.softmax(logit_scale * class_maps(tokens.float()), dim=-3).select(-3, ABNORMAL)
     labels = (targets >= max(cfg.target_min_fraction, 1e-6)).float()
-    return focal_dice_loss(prob.flatten(0, 1), labels.flatten(0, 1), cfg.focal_gamma, cfg.focal_alpha, cfg.dice_weight)
+    prob, labels = prob.flatten(0, 1), labels.flatten(0, 1)
+    loss = focal_dice_loss(prob, labels, cfg.focal_gamma, cfg.focal_alpha, cfg.dice_weight)
+    if cfg.frame_weight:
+        loss = loss + cfg.frame_weight * frame_max_loss(prob, labels)
+    return loss
 
 
 class _ClassMaps(torch.nn.Module):

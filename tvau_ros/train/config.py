@@ -31,6 +31,7 @@ class TrainConfig:
     focal_gamma: float = 2.0
     focal_alpha: float = 0.75
     dice_weight: float = 1.0
+    frame_weight: float = 0.0              # weight of the frame-maximum BCE term (0: off)
     seed: int = 0
     num_workers: int = 0
 
