@@ -175,6 +175,42 @@ def test_in_type_probe_trains_on_half_the_videos_and_scores_the_other_half(tmp_p
     assert result["target_above_other"] == 1.0 and result["target_max_median"] > result["other_max_median"]
 
 
+def test_zoom_probe_linear_probe_scores_frames_by_their_best_crop(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
+    from zoom_probe import candidate_boxes, frame_max, linear_probe, pooled_features
+
+    clip = np.full((12, 120, 160, 3), 90, np.uint8)
+    for k in range(12):  # one block moving right; a still one is background
+        clip[k, 50:70, 10 + 8 * k:18 + 8 * k] = 230
+    clip[:, 10:20, 140:150] = 20
+    (x0, y0, side), = candidate_boxes(clip, 11)
+    assert x0 <= 98 and x0 + side >= 106 and y0 <= 50 and y0 + side >= 70 and side == 40
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "crops"
+    entries = []
+    for i in range(8):  # crops of abnormal frames carry a shifted channel; frame 2 has no crop
+        split = "train" if i % 2 == 0 else "validation"
+        owner = np.array([0, 0, 1, 3])
+        frame_labels = np.array([[0, 1], [0, 0], [0, 0], [0, 1]], np.uint8)
+        targets = np.zeros((4, 2, 2, 2), np.float16)
+        targets[[0, 3], 1, 0, 0] = 1
+        tokens = rng.normal(size=(4, 2, 2, 2, 2, 8)).astype(np.float16)
+        tokens[[0, 3], ..., 0] += 10
+        (root / split).mkdir(parents=True, exist_ok=True)
+        np.savez(root / f"{split}/v{i}.npz", tokens=tokens, targets=targets, owner=owner, frame_labels=frame_labels)
+        entries.append({"name": f"v{i}", "split": split, "file": f"{split}/v{i}.npz", "pairs": 4})
+    (root / "index.json").write_text(json.dumps({"dims": DIMS, "grid": [2, 2], "text_features": [[1.0] * 4] * 2,
+                                                "videos": entries}))
+    assert pooled_features(np.zeros((3, 2, 2, 2, 2, 8), np.float16)).shape == (3, 48)
+    result = linear_probe(FeatureCache(root), c=1.0)
+    assert result["validation"] == {"crop_auc": 100.0, "frame_auc": 100.0}
+    assert frame_max(np.array([0.3]), np.array([1]), 2).tolist() == [0.0, 0.3]
+
+
 def test_cli_settings_override_nested_keys_and_reject_unknown_ones():
     import argparse
 

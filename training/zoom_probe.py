@@ -1,0 +1,233 @@
+"""Zoom probe: do the frozen tokens carry the behaviour when the people are enlarged?
+
+At 168x224 a person of the default benchmark is narrower than one 14-pixel patch. This probe
+crops square boxes around moving-foreground candidates (background = median of the previous
+30 frames; the same box in t-1 and t) and encodes each crop at ``--crop`` pixels (112: 8x8
+tokens of about 6 source pixels, against about 20 at 168x224), for the frames of an existing
+feature cache. Then, as ``in_type_probe.py`` does, it halves the split's videos by name, trains
+the AHD head on the crops of one half (same config, same trainer: the crop cache has the
+feature-cache layout) and scores frames of both halves: frame score = highest abnormal
+probability over the frame's crops, 0 for a frame without candidates. A logistic regression on
+pooled crop tokens (layer-wise mean, max, and mean absolute t-1 -> t change) is scored the same
+way: an upper-bound-style check of what the crop tokens carry, not a model.
+
+    python training/zoom_probe.py cache/features/dinov2_pretrained_168x224_p12 \\
+        --dataset data/default --split train --out outputs/zoom_probe [--crop 112] [--set KEY=VALUE]
+
+The crop cache is resumable (``OUT/crops``, one file per video).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from in_type_probe import split_in_halves
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.preprocessing import StandardScaler
+
+from tvau_ros.cli.train_cmd import apply_settings, parse_setting
+from tvau_ros.core.checkpoint import load_ahd_checkpoint
+from tvau_ros.core.clip import preprocess_clip
+from tvau_ros.core.prompts import ABNORMAL
+from tvau_ros.train.ahd_trainer import train_ahd
+from tvau_ros.train.config import load_train_config
+from tvau_ros.train.features import FeatureCache
+
+MAX_CROPS, MIN_SIDE, TILE, HISTORY = 16, 40, 64, 30
+
+
+def _grey(frame: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (5, 5), 0).astype(np.int16)
+
+
+def candidate_boxes(frames: np.ndarray, t: int, threshold: int = 18) -> list[tuple[int, int, int]]:
+    """Square boxes ``(x0, y0, side)`` around the foreground components of frame ``t`` (largest
+    first, at most 16): side 1.4x the component, at least 40 px; components longer than 64 px
+    (crowds, lighting changes) are tiled with 64 px squares.
+
+    >>> clip = np.full((12, 120, 160, 3), 90, np.uint8)
+    >>> for k in range(12): clip[k, 50:70, 10 + 8 * k:18 + 8 * k] = 230
+    >>> [(x0 <= 98 and x0 + s >= 106 and y0 <= 50 and y0 + s >= 70) for x0, y0, s in candidate_boxes(clip, 11)]
+    [True]
+    """
+    background = np.median(np.stack([_grey(f) for f in frames[max(0, t - HISTORY):t + 1:3]]), 0)
+    fg = (np.abs(_grey(frames[t]) - background) > threshold).astype(np.uint8)
+    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    h, w = fg.shape
+    centres = []
+    for x, y, bw, bh, area in sorted(stats[1:].tolist(), key=lambda s: -s[4]):
+        if area < 15:
+            continue
+        if max(bw, bh) <= TILE:
+            centres.append((x + bw / 2, y + bh / 2, int(min(max(MIN_SIDE, 1.4 * max(bw, bh)), h, w))))
+            continue
+        step = TILE * 3 // 4
+        centres += [(tx + TILE / 2, ty + TILE / 2, TILE) for ty in range(y, max(y + bh - TILE, y) + 1, step)
+                    for tx in range(x, max(x + bw - TILE, x) + 1, step)]
+    return [(int(np.clip(round(cx - s / 2), 0, w - s)), int(np.clip(round(cy - s / 2), 0, h - s)), s)
+            for cx, cy, s in centres[:MAX_CROPS]]
+
+
+def frame_max(crop_scores: np.ndarray, owner: np.ndarray, num_frames: int) -> np.ndarray:
+    """Per-frame maximum of its crops' scores; 0 for a frame without crops.
+
+    >>> frame_max(np.array([0.2, 0.9, 0.4]), np.array([0, 0, 2]), 3).tolist()
+    [0.9, 0.0, 0.4]
+    """
+    out = np.zeros(num_frames, np.float64)
+    np.maximum.at(out, owner, crop_scores)
+    return out
+
+
+def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: int) -> FeatureCache:
+    """Encode the crops of every cached frame pair of ``split`` into a feature-cache layout; each
+    video file also keeps ``owner`` (the crop's frame), the frame labels and, per frame, whether
+    its crops hold at least half of the target's pixels (``covered``; proposal recall)."""
+    from tvau_ros.core.backbones import build_backbone
+    from tvau_ros.data import load_dataset
+
+    index = json.loads((source / "index.json").read_text())
+    settings = index["settings"]["encoder"]
+    backbone = build_backbone(settings["backbone"], settings["layers"])
+    dataset = {v.name: v for v in load_dataset(dataset, split)}
+    grid = crop // index["dims"]["patch_size"]
+    entries = []
+    for entry in sorted((v for v in index["videos"] if v["split"] == split), key=lambda v: v["name"]):
+        video, file = dataset[entry["name"]], out / split / f"{entry['name']}.npz"
+        if not file.is_file():
+            with np.load(source / entry["file"]) as data:
+                ends, labels = data["frames"], data["labels"]
+            pixels = video.read_frames(0, int(ends.max()) + 1)
+            pairs, targets, owner = [], [], []
+            covered = np.zeros((len(ends), 2), bool)  # (has a target, crops hold >= half of it)
+            for i, t in enumerate(int(t) for t in ends):
+                masks = [(video.read_mask(f) > 0).astype(np.float32) if labels[i, k] else None
+                         for k, f in enumerate((t - 1, t))]
+                inside = 0.0
+                for x0, y0, s in candidate_boxes(pixels, t):
+                    window = (slice(y0, y0 + s), slice(x0, x0 + s))
+                    pairs.append(np.stack([cv2.resize(pixels[f][window], (crop, crop)) for f in (t - 1, t)]))
+                    targets.append([np.zeros((grid, grid), np.float32) if m is None else
+                                    cv2.resize(m[window], (grid, grid), interpolation=cv2.INTER_AREA) for m in masks])
+                    owner.append(i)
+                    if masks[1] is not None:
+                        inside = max(inside, float(masks[1][window].sum()))
+                if masks[1] is not None and masks[1].sum() > 0:
+                    covered[i] = True, inside >= 0.5 * masks[1].sum()
+            tokens = np.zeros((0, len(settings["layers"]), 2, grid, grid, index["dims"]["visual_dim"]), np.float16)
+            if pairs:
+                clip = preprocess_clip(np.concatenate(pairs), (crop, crop), backbone.pixel_mean, backbone.pixel_std)
+                with torch.no_grad():
+                    encoded = torch.cat([backbone.encode(torch.from_numpy(clip[s:s + 128]))
+                                         for s in range(0, len(clip), 128)], 1)
+                tokens = encoded.reshape(encoded.shape[0], len(pairs), 2, grid, grid, -1).movedim(1, 0)
+                tokens = tokens.numpy().astype(np.float16)
+            owner = np.asarray(owner, np.int64)
+            file.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(file, tokens=tokens, targets=np.asarray(targets, np.float16).reshape(-1, 2, grid, grid),
+                     owner=owner, frame_labels=labels, labels=labels[owner], covered=covered)
+        with np.load(file) as data:
+            crops = len(data["owner"])
+        entries.append(dict(entry, file=f"{split}/{file.name}", pairs=crops))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "index.json").write_text(json.dumps(dict(index, grid=[grid, grid], videos=entries)))
+    return FeatureCache(out)
+
+
+def _load(cache: FeatureCache, entry: dict) -> dict:
+    with np.load(cache.root / entry["file"]) as data:
+        return {k: data[k] for k in data.files}
+
+
+@torch.no_grad()
+def head_frame_scores(checkpoint: Path, cache: FeatureCache, half: str) -> tuple[np.ndarray, np.ndarray]:
+    head = load_ahd_checkpoint(checkpoint).build_head()
+    scores, labels = [], []
+    for entry in cache.videos(half):
+        data = _load(cache, entry)
+        crop_scores = np.zeros(0)
+        if len(data["tokens"]):
+            tokens = torch.from_numpy(data["tokens"])
+            crop_scores = torch.cat([
+                torch.softmax(head.logit_scale * head.class_maps(tokens[i:i + 64].float(), motion_stride=1), -3)
+                .select(-3, ABNORMAL)[:, 1].flatten(1).max(1).values for i in range(0, len(tokens), 64)]).numpy()
+        scores.append(frame_max(crop_scores, data["owner"], len(data["frame_labels"])))
+        labels.append(data["frame_labels"][:, 1])
+    return np.concatenate(scores), np.concatenate(labels)
+
+
+def pooled_features(tokens: np.ndarray) -> np.ndarray:
+    """``(N, L, 2, g, g, D)`` -> ``(N, 3 L D)``: per layer the mean and max of frame t's tokens and
+    the mean absolute change from t-1."""
+    tokens = tokens.astype(np.float32)
+    cur, prev = tokens[:, :, 1], tokens[:, :, 0]
+    parts = (cur.mean((2, 3)), cur.max((2, 3)), np.abs(cur - prev).mean((2, 3)))
+    return np.concatenate([p.reshape(len(tokens), -1) for p in parts], 1)
+
+
+def linear_probe(cache: FeatureCache, c: float = 1e-3) -> dict:
+    """Logistic regression on pooled crops of the training half (a crop is positive when some
+    cell is at least 30 % target); crop and frame AUC on both halves."""
+    data = {half: [_load(cache, e) for e in cache.videos(half)] for half in ("train", "validation")}
+
+    def crops(half):
+        rows = [d for d in data[half] if len(d["tokens"])]
+        x = np.concatenate([pooled_features(d["tokens"]) for d in rows])
+        y = np.concatenate([(d["targets"][:, 1].reshape(len(d["tokens"]), -1).max(1) >= 0.3) for d in rows])
+        return x, y.astype(int)
+
+    x, y = crops("train")
+    scaler = StandardScaler().fit(x)
+    model = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x), y)
+    result = {}
+    for half in ("validation", "train"):
+        x, y = crops(half)
+        frame_scores = [frame_max(model.predict_proba(scaler.transform(pooled_features(d["tokens"])))[:, 1]
+                                  if len(d["tokens"]) else np.zeros(0), d["owner"], len(d["frame_labels"]))
+                        for d in data[half]]
+        frame_labels = np.concatenate([d["frame_labels"][:, 1] for d in data[half]])
+        result[half] = {"crop_auc": 100 * roc_auc_score(y, model.predict_proba(scaler.transform(x))[:, 1]),
+                        "frame_auc": 100 * roc_auc_score(frame_labels, np.concatenate(frame_scores))}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("cache", help="feature cache whose frames are probed (built by `tvau train ahd`)")
+    parser.add_argument("--dataset", default="data/default", help="the dataset the cache was built from")
+    parser.add_argument("--split", default="train", help="the split whose videos are halved (default: train)")
+    parser.add_argument("--crop", type=int, default=112, help="crop side in model pixels, a multiple of 14 (default: 112)")
+    parser.add_argument("--config", default="training/configs/ahd_fine_tuned.yaml", help="training config")
+    parser.add_argument("--out", default="outputs/zoom_probe", help="output folder (crop cache, halves, head)")
+    parser.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY=VALUE",
+                        help="override a training setting, e.g. frame_weight=1 (repeatable)")
+    args = parser.parse_args()
+    if args.crop < 14 or args.crop % 14:
+        raise SystemExit(f"--crop must be a positive multiple of 14, got {args.crop}")
+    out = Path(args.out)
+    crops = build_crop_cache(Path(args.cache), args.dataset, args.split, out / "crops", args.crop)
+    covered = np.concatenate([_load(crops, e)["covered"] for e in crops.videos(args.split)])
+    halves = split_in_halves(crops.root, args.split, out / "halves")
+    cfg = apply_settings(load_train_config(args.config), args.set)
+    checkpoint = train_ahd(dataclasses.replace(cfg, out_dir=str(out / "head")), halves, resume=False, progress=False)
+    print(f"zoom probe on {args.split} videos, {args.crop}x{args.crop} crops: "
+          f"{sum(e['pairs'] for e in crops.videos(args.split))} crops, proposal recall "
+          f"{100 * covered[:, 1].sum() / max(covered[:, 0].sum(), 1):.1f} % of {int(covered[:, 0].sum())} abnormal frames")
+    for half, name in (("validation", "held-out half"), ("train", "training half")):
+        scores, labels = head_frame_scores(checkpoint, halves, half)
+        print(f"  AHD head, {name}: frame_auc={100 * roc_auc_score(labels, scores):.1f}")
+    for half, result in linear_probe(halves).items():
+        name = "held-out half" if half == "validation" else "training half"
+        print(f"  linear probe, {name}: crop_auc={result['crop_auc']:.1f} frame_auc={result['frame_auc']:.1f}")
+
+
+if __name__ == "__main__":
+    main()
