@@ -9,10 +9,11 @@ the AHD head on the crops of one half (same config, same trainer: the crop cache
 feature-cache layout) and scores frames of both halves: frame score = highest abnormal
 probability over the frame's crops, 0 for a frame without candidates. A logistic regression on
 pooled crop tokens (layer-wise mean, max, and mean absolute t-1 -> t change) is scored the same
-way: an upper-bound-style check of what the crop tokens carry, not a model.
+way: a check of what the crop tokens carry, not a model. ``--history 4,8`` adds the same boxes
+4 and 8 frames earlier to the linear probe (their change to frame t): does a longer view help?
 
     python training/zoom_probe.py cache/features/dinov2_pretrained_168x224_p12 \\
-        --dataset data/default --split train --out outputs/zoom_probe [--crop 112] [--set KEY=VALUE]
+        --dataset data/default --split train --out outputs/zoom_probe [--crop 112] [--history 4,8] [--set KEY=VALUE]
 
 The crop cache is resumable (``OUT/crops``, one file per video).
 """
@@ -87,10 +88,14 @@ def frame_max(crop_scores: np.ndarray, owner: np.ndarray, num_frames: int) -> np
     return out
 
 
-def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: int) -> FeatureCache:
+def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: int,
+                     history: tuple[int, ...] = ()) -> FeatureCache:
     """Encode the crops of every cached frame pair of ``split`` into a feature-cache layout; each
     video file also keeps ``owner`` (the crop's frame), the frame labels and, per frame, whether
-    its crops hold at least half of the target's pixels (``covered``; proposal recall)."""
+    its crops hold at least half of the target's pixels (``covered``; proposal recall). With
+    ``history`` (frame offsets k), the same boxes in frames t-k are encoded too and kept pooled
+    (``history``: per offset and layer, the mean token and the mean absolute change to frame t);
+    a cache built without them gets them added."""
     from tvau_ros.core.backbones import build_backbone
     from tvau_ros.data import load_dataset
 
@@ -102,9 +107,9 @@ def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: in
     entries = []
     for entry in sorted((v for v in index["videos"] if v["split"] == split), key=lambda v: v["name"]):
         video, file = dataset[entry["name"]], out / split / f"{entry['name']}.npz"
+        with np.load(source / entry["file"]) as data:
+            ends, labels = data["frames"], data["labels"]
         if not file.is_file():
-            with np.load(source / entry["file"]) as data:
-                ends, labels = data["frames"], data["labels"]
             pixels = video.read_frames(0, int(ends.max()) + 1)
             pairs, targets, owner = [], [], []
             covered = np.zeros((len(ends), 2), bool)  # (has a target, crops hold >= half of it)
@@ -136,10 +141,38 @@ def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: in
                      owner=owner, frame_labels=labels, labels=labels[owner], covered=covered)
         with np.load(file) as data:
             crops = len(data["owner"])
+            missing = history and ("history" not in data.files or data["history"].shape[1] != len(history))
+            stored = {k: data[k] for k in data.files} if missing else None
+        if missing:
+            stored["history"] = _encode_history(backbone, video, ends, stored, history, crop)
+            np.savez(file, **stored)
         entries.append(dict(entry, file=f"{split}/{file.name}", pairs=crops))
     out.mkdir(parents=True, exist_ok=True)
     (out / "index.json").write_text(json.dumps(dict(index, grid=[grid, grid], videos=entries)))
     return FeatureCache(out)
+
+
+def _encode_history(backbone, video, ends: np.ndarray, stored: dict, history: tuple[int, ...], crop: int) -> np.ndarray:
+    """``(N, len(history), 2, L, D)`` float16: for each crop and offset k, the cell-mean token of
+    frame t-k (clamped at frame 0) and its cell-mean absolute change to frame t."""
+    pixels = video.read_frames(0, int(ends.max()) + 1)
+    windows = [b for t in ends for b in candidate_boxes(pixels, int(t))]
+    if len(windows) != len(stored["owner"]):
+        raise RuntimeError(f"{video.name}: {len(windows)} boxes now, {len(stored['owner'])} in the crop cache")
+    current = torch.from_numpy(stored["tokens"][:, :, 1].astype(np.float32))  # (N, L, g, g, D)
+    out = np.zeros((len(windows), len(history), 2, *current.shape[1:2], current.shape[-1]), np.float16)
+    for j, k in enumerate(history):
+        images = [cv2.resize(pixels[max(int(ends[i]) - k, 0), y0:y0 + s, x0:x0 + s], (crop, crop))
+                  for (x0, y0, s), i in zip(windows, stored["owner"])]
+        if not images:
+            continue
+        clip = preprocess_clip(np.stack(images), (crop, crop), backbone.pixel_mean, backbone.pixel_std)
+        with torch.no_grad():
+            past = torch.cat([backbone.encode(torch.from_numpy(clip[s:s + 128])) for s in range(0, len(clip), 128)], 1)
+        past = past.movedim(1, 0).float()  # (N, L, g, g, D)
+        out[:, j, 0] = past.mean((2, 3)).numpy()
+        out[:, j, 1] = (current - past).abs().mean((2, 3)).numpy()
+    return out
 
 
 def _load(cache: FeatureCache, entry: dict) -> dict:
@@ -164,23 +197,30 @@ def head_frame_scores(checkpoint: Path, cache: FeatureCache, half: str) -> tuple
     return np.concatenate(scores), np.concatenate(labels)
 
 
-def pooled_features(tokens: np.ndarray) -> np.ndarray:
+def pooled_features(tokens: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
     """``(N, L, 2, g, g, D)`` -> ``(N, 3 L D)``: per layer the mean and max of frame t's tokens and
-    the mean absolute change from t-1."""
+    the mean absolute change from t-1; with ``history`` ``(N, K, 2, L, D)`` its change part is
+    appended (``(N, (3 + K) L D)``)."""
     tokens = tokens.astype(np.float32)
     cur, prev = tokens[:, :, 1], tokens[:, :, 0]
-    parts = (cur.mean((2, 3)), cur.max((2, 3)), np.abs(cur - prev).mean((2, 3)))
+    parts = [cur.mean((2, 3)), cur.max((2, 3)), np.abs(cur - prev).mean((2, 3))]
+    if history is not None:
+        parts.append(history[:, :, 1].astype(np.float32))
     return np.concatenate([p.reshape(len(tokens), -1) for p in parts], 1)
 
 
-def linear_probe(cache: FeatureCache, c: float = 1e-3) -> dict:
+def _pooled(d: dict, use_history: bool) -> np.ndarray:
+    return pooled_features(d["tokens"], d["history"] if use_history else None)
+
+
+def linear_probe(cache: FeatureCache, c: float = 1e-3, use_history: bool = False) -> dict:
     """Logistic regression on pooled crops of the training half (a crop is positive when some
     cell is at least 30 % target); crop and frame AUC on both halves."""
     data = {half: [_load(cache, e) for e in cache.videos(half)] for half in ("train", "validation")}
 
     def crops(half):
         rows = [d for d in data[half] if len(d["tokens"])]
-        x = np.concatenate([pooled_features(d["tokens"]) for d in rows])
+        x = np.concatenate([_pooled(d, use_history) for d in rows])
         y = np.concatenate([(d["targets"][:, 1].reshape(len(d["tokens"]), -1).max(1) >= 0.3) for d in rows])
         return x, y.astype(int)
 
@@ -190,7 +230,7 @@ def linear_probe(cache: FeatureCache, c: float = 1e-3) -> dict:
     result = {}
     for half in ("validation", "train"):
         x, y = crops(half)
-        frame_scores = [frame_max(model.predict_proba(scaler.transform(pooled_features(d["tokens"])))[:, 1]
+        frame_scores = [frame_max(model.predict_proba(scaler.transform(_pooled(d, use_history)))[:, 1]
                                   if len(d["tokens"]) else np.zeros(0), d["owner"], len(d["frame_labels"]))
                         for d in data[half]]
         frame_labels = np.concatenate([d["frame_labels"][:, 1] for d in data[half]])
@@ -205,6 +245,9 @@ def main() -> None:
     parser.add_argument("--dataset", default="data/default", help="the dataset the cache was built from")
     parser.add_argument("--split", default="train", help="the split whose videos are halved (default: train)")
     parser.add_argument("--crop", type=int, default=112, help="crop side in model pixels, a multiple of 14 (default: 112)")
+    parser.add_argument("--history", default="", metavar="K,K,...",
+                        help="also encode the same boxes k frames earlier and add their change to frame t to the "
+                             "linear probe, e.g. 4,8 (default: none)")
     parser.add_argument("--config", default="training/configs/ahd_fine_tuned.yaml", help="training config")
     parser.add_argument("--out", default="outputs/zoom_probe", help="output folder (crop cache, halves, head)")
     parser.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY=VALUE",
@@ -212,8 +255,16 @@ def main() -> None:
     args = parser.parse_args()
     if args.crop < 14 or args.crop % 14:
         raise SystemExit(f"--crop must be a positive multiple of 14, got {args.crop}")
+    try:
+        history = tuple(int(k) for k in args.history.split(",") if k.strip())
+    except ValueError:
+        raise SystemExit(f"--history must be comma-separated frame offsets, got {args.history!r}") from None
+    if any(k < 1 for k in history):
+        raise SystemExit(f"--history offsets must be >= 1, got {args.history!r}")
+    if not (Path(args.cache) / "index.json").is_file():
+        raise SystemExit(f"{args.cache}: not a feature cache (no index.json); build one with `tvau train ahd --cache-only`")
     out = Path(args.out)
-    crops = build_crop_cache(Path(args.cache), args.dataset, args.split, out / "crops", args.crop)
+    crops = build_crop_cache(Path(args.cache), args.dataset, args.split, out / "crops", args.crop, history)
     covered = np.concatenate([_load(crops, e)["covered"] for e in crops.videos(args.split)])
     halves = split_in_halves(crops.root, args.split, out / "halves")
     cfg = apply_settings(load_train_config(args.config), args.set)
@@ -224,9 +275,11 @@ def main() -> None:
     for half, name in (("validation", "held-out half"), ("train", "training half")):
         scores, labels = head_frame_scores(checkpoint, halves, half)
         print(f"  AHD head, {name}: frame_auc={100 * roc_auc_score(labels, scores):.1f}")
-    for half, result in linear_probe(halves).items():
-        name = "held-out half" if half == "validation" else "training half"
-        print(f"  linear probe, {name}: crop_auc={result['crop_auc']:.1f} frame_auc={result['frame_auc']:.1f}")
+    for use_history in (False, True) if history else (False,):
+        label = f"linear probe with t-{', t-'.join(map(str, history))}" if use_history else "linear probe"
+        for half, result in linear_probe(halves, use_history=use_history).items():
+            name = "held-out half" if half == "validation" else "training half"
+            print(f"  {label}, {name}: crop_auc={result['crop_auc']:.1f} frame_auc={result['frame_auc']:.1f}")
 
 
 if __name__ == "__main__":

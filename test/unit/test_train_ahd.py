@@ -206,6 +206,7 @@ def test_zoom_probe_linear_probe_scores_frames_by_their_best_crop(tmp_path):
     (root / "index.json").write_text(json.dumps({"dims": DIMS, "grid": [2, 2], "text_features": [[1.0] * 4] * 2,
                                                 "videos": entries}))
     assert pooled_features(np.zeros((3, 2, 2, 2, 2, 8), np.float16)).shape == (3, 48)
+    assert pooled_features(np.zeros((3, 2, 2, 2, 2, 8), np.float16), np.ones((3, 2, 2, 2, 8), np.float16)).shape == (3, 80)
     result = linear_probe(FeatureCache(root), c=1.0)
     assert result["validation"] == {"crop_auc": 100.0, "frame_auc": 100.0}
     assert frame_max(np.array([0.3]), np.array([1]), 2).tolist() == [0.0, 0.3]
