@@ -102,11 +102,11 @@ def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: in
     index = json.loads((source / "index.json").read_text())
     settings = index["settings"]["encoder"]
     backbone = build_backbone(settings["backbone"], settings["layers"])
-    dataset = {v.name: v for v in load_dataset(dataset, split)}
+    videos = {v.name: v for v in load_dataset(dataset, split)}
     grid = crop // index["dims"]["patch_size"]
     entries = []
     for entry in sorted((v for v in index["videos"] if v["split"] == split), key=lambda v: v["name"]):
-        video, file = dataset[entry["name"]], out / split / f"{entry['name']}.npz"
+        video, file = videos[entry["name"]], out / split / f"{entry['name']}.npz"
         with np.load(source / entry["file"]) as data:
             ends, labels = data["frames"], data["labels"]
         if not file.is_file():
