@@ -111,7 +111,7 @@ def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: in
             ends, labels = data["frames"], data["labels"]
         if not file.is_file():
             pixels = video.read_frames(0, int(ends.max()) + 1)
-            pairs, targets, owner = [], [], []
+            pairs, targets, owner, boxes = [], [], [], []
             covered = np.zeros((len(ends), 2), bool)  # (has a target, crops hold >= half of it)
             for i, t in enumerate(int(t) for t in ends):
                 masks = [(video.read_mask(f) > 0).astype(np.float32) if labels[i, k] else None
@@ -123,6 +123,7 @@ def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: in
                     targets.append([np.zeros((grid, grid), np.float32) if m is None else
                                     cv2.resize(m[window], (grid, grid), interpolation=cv2.INTER_AREA) for m in masks])
                     owner.append(i)
+                    boxes.append((x0, y0, s))
                     if masks[1] is not None:
                         inside = max(inside, float(masks[1][window].sum()))
                 if masks[1] is not None and masks[1].sum() > 0:
@@ -138,7 +139,8 @@ def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: in
             owner = np.asarray(owner, np.int64)
             file.parent.mkdir(parents=True, exist_ok=True)
             np.savez(file, tokens=tokens, targets=np.asarray(targets, np.float16).reshape(-1, 2, grid, grid),
-                     owner=owner, frame_labels=labels, labels=labels[owner], covered=covered)
+                     owner=owner, boxes=np.asarray(boxes, np.int64).reshape(-1, 3), frame_labels=labels,
+                     labels=labels[owner], covered=covered)
         with np.load(file) as data:
             crops = len(data["owner"])
             missing = history and ("history" not in data.files or data["history"].shape[1] != len(history))
@@ -156,14 +158,11 @@ def _encode_history(backbone, video, ends: np.ndarray, stored: dict, history: tu
     """``(N, len(history), 2, L, D)`` float16: for each crop and offset k, the cell-mean token of
     frame t-k (clamped at frame 0) and its cell-mean absolute change to frame t."""
     pixels = video.read_frames(0, int(ends.max()) + 1)
-    windows = [b for t in ends for b in candidate_boxes(pixels, int(t))]
-    if len(windows) != len(stored["owner"]):
-        raise RuntimeError(f"{video.name}: {len(windows)} boxes now, {len(stored['owner'])} in the crop cache")
     current = torch.from_numpy(stored["tokens"][:, :, 1].astype(np.float32))  # (N, L, g, g, D)
-    out = np.zeros((len(windows), len(history), 2, *current.shape[1:2], current.shape[-1]), np.float16)
+    out = np.zeros((len(stored["boxes"]), len(history), 2, *current.shape[1:2], current.shape[-1]), np.float16)
     for j, k in enumerate(history):
         images = [cv2.resize(pixels[max(int(ends[i]) - k, 0), y0:y0 + s, x0:x0 + s], (crop, crop))
-                  for (x0, y0, s), i in zip(windows, stored["owner"])]
+                  for (x0, y0, s), i in zip(stored["boxes"].tolist(), stored["owner"])]
         if not images:
             continue
         clip = preprocess_clip(np.stack(images), (crop, crop), backbone.pixel_mean, backbone.pixel_std)
@@ -175,9 +174,9 @@ def _encode_history(backbone, video, ends: np.ndarray, stored: dict, history: tu
     return out
 
 
-def _load(cache: FeatureCache, entry: dict) -> dict:
+def _load(cache: FeatureCache, entry: dict, keys: tuple[str, ...] = ()) -> dict:
     with np.load(cache.root / entry["file"]) as data:
-        return {k: data[k] for k in data.files}
+        return {k: data[k] for k in keys or data.files}
 
 
 @torch.no_grad()
@@ -265,7 +264,7 @@ def main() -> None:
         raise SystemExit(f"{args.cache}: not a feature cache (no index.json); build one with `tvau train ahd --cache-only`")
     out = Path(args.out)
     crops = build_crop_cache(Path(args.cache), args.dataset, args.split, out / "crops", args.crop, history)
-    covered = np.concatenate([_load(crops, e)["covered"] for e in crops.videos(args.split)])
+    covered = np.concatenate([_load(crops, e, ("covered",))["covered"] for e in crops.videos(args.split)])
     halves = split_in_halves(crops.root, args.split, out / "halves")
     cfg = apply_settings(load_train_config(args.config), args.set)
     checkpoint = train_ahd(dataclasses.replace(cfg, out_dir=str(out / "head")), halves, resume=False, progress=False)
