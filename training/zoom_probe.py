@@ -11,9 +11,11 @@ probability over the frame's crops, 0 for a frame without candidates. A logistic
 pooled crop tokens (layer-wise mean, max, and mean absolute t-1 -> t change) is scored the same
 way: a check of what the crop tokens carry, not a model. ``--history 4,8`` adds the same boxes
 4 and 8 frames earlier to the linear probe (their change to frame t): does a longer view help?
+``--follow`` moves those earlier boxes with the person (nearest foreground component, frame by
+frame) instead of keeping them in place.
 
     python training/zoom_probe.py cache/features/dinov2_pretrained_168x224_p12 \\
-        --dataset data/default --split train --out outputs/zoom_probe [--crop 112] [--history 4,8] [--set KEY=VALUE]
+        --dataset data/default --split train --out outputs/zoom_probe [--crop 112] [--history 4,8 [--follow]] [--set KEY=VALUE]
 
 The crop cache is resumable (``OUT/crops``, one file per video).
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -47,7 +50,22 @@ def _grey(frame: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (5, 5), 0).astype(np.int16)
 
 
-def candidate_boxes(frames: np.ndarray, t: int, threshold: int = 18) -> list[tuple[int, int, int]]:
+def foreground_components(frames: np.ndarray, t: int, threshold: int = 18) -> list[list[int]]:
+    """``[x, y, w, h, area]`` of the foreground components of frame ``t`` (at least 15 px),
+    largest first; the background is the median of every third of the previous 30 frames."""
+    background = np.median(np.stack([_grey(f) for f in frames[max(0, t - HISTORY):t + 1:3]]), 0)
+    fg = (np.abs(_grey(frames[t]) - background) > threshold).astype(np.uint8)
+    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    return [s for s in sorted(stats[1:].tolist(), key=lambda s: -s[4]) if s[4] >= 15]
+
+
+def _square(cx: float, cy: float, side: int, h: int, w: int) -> tuple[int, int, int]:
+    return int(np.clip(round(cx - side / 2), 0, w - side)), int(np.clip(round(cy - side / 2), 0, h - side)), side
+
+
+def candidate_boxes(frames: np.ndarray, t: int) -> list[tuple[int, int, int]]:
     """Square boxes ``(x0, y0, side)`` around the foreground components of frame ``t`` (largest
     first, at most 16): side 1.4x the component, at least 40 px; components longer than 64 px
     (crowds, lighting changes) are tiled with 64 px squares.
@@ -57,24 +75,35 @@ def candidate_boxes(frames: np.ndarray, t: int, threshold: int = 18) -> list[tup
     >>> [(x0 <= 98 and x0 + s >= 106 and y0 <= 50 and y0 + s >= 70) for x0, y0, s in candidate_boxes(clip, 11)]
     [True]
     """
-    background = np.median(np.stack([_grey(f) for f in frames[max(0, t - HISTORY):t + 1:3]]), 0)
-    fg = (np.abs(_grey(frames[t]) - background) > threshold).astype(np.uint8)
-    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
-    fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
-    _, _, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-    h, w = fg.shape
+    h, w = frames.shape[1:3]
     centres = []
-    for x, y, bw, bh, area in sorted(stats[1:].tolist(), key=lambda s: -s[4]):
-        if area < 15:
-            continue
+    for x, y, bw, bh, _ in foreground_components(frames, t):
         if max(bw, bh) <= TILE:
             centres.append((x + bw / 2, y + bh / 2, int(min(max(MIN_SIDE, 1.4 * max(bw, bh)), h, w))))
             continue
         step = TILE * 3 // 4
         centres += [(tx + TILE / 2, ty + TILE / 2, TILE) for ty in range(y, max(y + bh - TILE, y) + 1, step)
                     for tx in range(x, max(x + bw - TILE, x) + 1, step)]
-    return [(int(np.clip(round(cx - s / 2), 0, w - s)), int(np.clip(round(cy - s / 2), 0, h - s)), s)
-            for cx, cy, s in centres[:MAX_CROPS]]
+    return [_square(cx, cy, s, h, w) for cx, cy, s in centres[:MAX_CROPS]]
+
+
+def follow_box(components, box: tuple[int, int, int], t: int, k: int, h: int, w: int) -> tuple[int, int, int]:
+    """The box moved back frame by frame from ``t`` to ``t - k``: each step it re-centres on the
+    nearest person-sized foreground component (``components(f)``) within half its side, and stays
+    put when there is none.
+
+    >>> comps = {9: [[52, 20, 8, 20, 160]], 8: [[44, 20, 8, 20, 160]]}
+    >>> follow_box(lambda f: comps.get(f, []), (40, 10, 40), 10, 2, 120, 160)
+    (28, 10, 40)
+    """
+    x0, y0, side = box
+    cx, cy = x0 + side / 2, y0 + side / 2
+    for f in range(t - 1, max(t - k, 0) - 1, -1):
+        near = [(x + bw / 2, y + bh / 2) for x, y, bw, bh, _ in components(f) if max(bw, bh) <= TILE]
+        near = [(px, py) for px, py in near if max(abs(px - cx), abs(py - cy)) <= side / 2]
+        if near:
+            cx, cy = min(near, key=lambda p: (p[0] - cx) ** 2 + (p[1] - cy) ** 2)
+    return _square(cx, cy, side, h, w)
 
 
 def frame_max(crop_scores: np.ndarray, owner: np.ndarray, num_frames: int) -> np.ndarray:
@@ -89,13 +118,14 @@ def frame_max(crop_scores: np.ndarray, owner: np.ndarray, num_frames: int) -> np
 
 
 def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: int,
-                     history: tuple[int, ...] = ()) -> FeatureCache:
+                     history: tuple[int, ...] = (), follow: bool = False) -> FeatureCache:
     """Encode the crops of every cached frame pair of ``split`` into a feature-cache layout; each
     video file also keeps ``owner`` (the crop's frame), the frame labels and, per frame, whether
     its crops hold at least half of the target's pixels (``covered``; proposal recall). With
     ``history`` (frame offsets k), the same boxes in frames t-k are encoded too and kept pooled
     (``history``: per offset and layer, the mean token and the mean absolute change to frame t);
-    a cache built without them gets them added."""
+    a cache built without them gets them added. With ``follow`` the earlier boxes follow the
+    person (``follow_box``) and are kept as ``history_follow``."""
     from tvau_ros.core.backbones import build_backbone
     from tvau_ros.data import load_dataset
 
@@ -143,10 +173,11 @@ def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: in
                      labels=labels[owner], covered=covered)
         with np.load(file) as data:
             crops = len(data["owner"])
-            missing = history and ("history" not in data.files or data["history"].shape[1] != len(history))
+            key = history_key(follow)
+            missing = history and (key not in data.files or data[key].shape[1] != len(history))
             stored = {k: data[k] for k in data.files} if missing else None
         if missing:
-            stored["history"] = _encode_history(backbone, video, ends, stored, history, crop)
+            stored[key] = _encode_history(backbone, video, ends, stored, history, crop, follow)
             np.savez(file, **stored)
         entries.append(dict(entry, file=f"{split}/{file.name}", pairs=crops))
     out.mkdir(parents=True, exist_ok=True)
@@ -154,15 +185,26 @@ def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: in
     return FeatureCache(out)
 
 
-def _encode_history(backbone, video, ends: np.ndarray, stored: dict, history: tuple[int, ...], crop: int) -> np.ndarray:
+def history_key(follow: bool) -> str:
+    return "history_follow" if follow else "history"
+
+
+def _encode_history(backbone, video, ends: np.ndarray, stored: dict, history: tuple[int, ...], crop: int,
+                    follow: bool) -> np.ndarray:
     """``(N, len(history), 2, L, D)`` float16: for each crop and offset k, the cell-mean token of
-    frame t-k (clamped at frame 0) and its cell-mean absolute change to frame t."""
+    frame t-k (clamped at frame 0) and its cell-mean absolute change to frame t; the box at t-k is
+    the crop's own box, or with ``follow`` the box that followed the person back to t-k."""
     pixels = video.read_frames(0, int(ends.max()) + 1)
+    h, w = pixels.shape[1:3]
+    components = functools.lru_cache(maxsize=None)(lambda f: foreground_components(pixels, f))
     current = torch.from_numpy(stored["tokens"][:, :, 1].astype(np.float32))  # (N, L, g, g, D)
     out = np.zeros((len(stored["boxes"]), len(history), 2, *current.shape[1:2], current.shape[-1]), np.float16)
     for j, k in enumerate(history):
-        images = [cv2.resize(pixels[max(int(ends[i]) - k, 0), y0:y0 + s, x0:x0 + s], (crop, crop))
-                  for (x0, y0, s), i in zip(stored["boxes"].tolist(), stored["owner"])]
+        images = []
+        for box, i in zip(stored["boxes"].tolist(), stored["owner"]):
+            t = int(ends[i])
+            x0, y0, s = follow_box(components, tuple(box), t, k, h, w) if follow else box
+            images.append(cv2.resize(pixels[max(t - k, 0), y0:y0 + s, x0:x0 + s], (crop, crop)))
         if not images:
             continue
         clip = preprocess_clip(np.stack(images), (crop, crop), backbone.pixel_mean, backbone.pixel_std)
@@ -208,18 +250,18 @@ def pooled_features(tokens: np.ndarray, history: np.ndarray | None = None) -> np
     return np.concatenate([p.reshape(len(tokens), -1) for p in parts], 1)
 
 
-def _pooled(d: dict, use_history: bool) -> np.ndarray:
-    return pooled_features(d["tokens"], d["history"] if use_history else None)
+def _pooled(d: dict, history: str | None) -> np.ndarray:
+    return pooled_features(d["tokens"], d[history] if history else None)
 
 
-def linear_probe(cache: FeatureCache, c: float = 1e-3, use_history: bool = False) -> dict:
+def linear_probe(cache: FeatureCache, c: float = 1e-3, history: str | None = None) -> dict:
     """Logistic regression on pooled crops of the training half (a crop is positive when some
     cell is at least 30 % target); crop and frame AUC on both halves."""
     data = {half: [_load(cache, e) for e in cache.videos(half)] for half in ("train", "validation")}
 
     def crops(half):
         rows = [d for d in data[half] if len(d["tokens"])]
-        x = np.concatenate([_pooled(d, use_history) for d in rows])
+        x = np.concatenate([_pooled(d, history) for d in rows])
         y = np.concatenate([(d["targets"][:, 1].reshape(len(d["tokens"]), -1).max(1) >= 0.3) for d in rows])
         return x, y.astype(int)
 
@@ -229,7 +271,7 @@ def linear_probe(cache: FeatureCache, c: float = 1e-3, use_history: bool = False
     result = {}
     for half in ("validation", "train"):
         x, y = crops(half)
-        frame_scores = [frame_max(model.predict_proba(scaler.transform(_pooled(d, use_history)))[:, 1]
+        frame_scores = [frame_max(model.predict_proba(scaler.transform(_pooled(d, history)))[:, 1]
                                   if len(d["tokens"]) else np.zeros(0), d["owner"], len(d["frame_labels"]))
                         for d in data[half]]
         frame_labels = np.concatenate([d["frame_labels"][:, 1] for d in data[half]])
@@ -247,6 +289,8 @@ def main() -> None:
     parser.add_argument("--history", default="", metavar="K,K,...",
                         help="also encode the same boxes k frames earlier and add their change to frame t to the "
                              "linear probe, e.g. 4,8 (default: none)")
+    parser.add_argument("--follow", action="store_true",
+                        help="with --history: the earlier boxes follow the person instead of staying put")
     parser.add_argument("--config", default="training/configs/ahd_fine_tuned.yaml", help="training config")
     parser.add_argument("--out", default="outputs/zoom_probe", help="output folder (crop cache, halves, head)")
     parser.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY=VALUE",
@@ -263,7 +307,7 @@ def main() -> None:
     if not (Path(args.cache) / "index.json").is_file():
         raise SystemExit(f"{args.cache}: not a feature cache (no index.json); build one with `tvau train ahd --cache-only`")
     out = Path(args.out)
-    crops = build_crop_cache(Path(args.cache), args.dataset, args.split, out / "crops", args.crop, history)
+    crops = build_crop_cache(Path(args.cache), args.dataset, args.split, out / "crops", args.crop, history, args.follow)
     covered = np.concatenate([_load(crops, e, ("covered",))["covered"] for e in crops.videos(args.split)])
     halves = split_in_halves(crops.root, args.split, out / "halves")
     cfg = apply_settings(load_train_config(args.config), args.set)
@@ -274,9 +318,11 @@ def main() -> None:
     for half, name in (("validation", "held-out half"), ("train", "training half")):
         scores, labels = head_frame_scores(checkpoint, halves, half)
         print(f"  AHD head, {name}: frame_auc={100 * roc_auc_score(labels, scores):.1f}")
-    for use_history in (False, True) if history else (False,):
-        label = f"linear probe with t-{', t-'.join(map(str, history))}" if use_history else "linear probe"
-        for half, result in linear_probe(halves, use_history=use_history).items():
+    for key in (None, history_key(args.follow)) if history else (None,):
+        label = "linear probe"
+        if key:
+            label += f" with t-{', t-'.join(map(str, history))}{' (boxes follow the person)' if args.follow else ''}"
+        for half, result in linear_probe(halves, history=key).items():
             name = "held-out half" if half == "validation" else "training half"
             print(f"  {label}, {name}: crop_auc={result['crop_auc']:.1f} frame_auc={result['frame_auc']:.1f}")
 

@@ -180,7 +180,7 @@ def test_zoom_probe_linear_probe_scores_frames_by_their_best_crop(tmp_path):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
-    from zoom_probe import candidate_boxes, frame_max, linear_probe, pooled_features
+    from zoom_probe import candidate_boxes, follow_box, foreground_components, frame_max, linear_probe, pooled_features
 
     clip = np.full((12, 120, 160, 3), 90, np.uint8)
     for k in range(12):  # one block moving right; a still one is background
@@ -188,6 +188,9 @@ def test_zoom_probe_linear_probe_scores_frames_by_their_best_crop(tmp_path):
     clip[:, 10:20, 140:150] = 20
     (x0, y0, side), = candidate_boxes(clip, 11)
     assert x0 <= 98 and x0 + side >= 106 and y0 <= 50 and y0 + side >= 70 and side == 40
+    # followed back 8 frames, the box is on the block again (8 px / frame to the left), not where it was
+    bx, by, _ = follow_box(lambda f: foreground_components(clip, f), (x0, y0, side), 11, 8, 120, 160)
+    assert bx <= 98 - 64 and bx + side >= 106 - 64
 
     rng = np.random.default_rng(0)
     root = tmp_path / "crops"
