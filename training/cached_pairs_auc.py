@@ -25,6 +25,14 @@ from tvau_ros.train.features import FeatureCache
 
 
 @torch.no_grad()
+def cell_probs(head, tokens: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    """Abnormal probability (eq. 7-8, no upsampling) of cached pairs ``(N, L, 2, H', W', D)`` ->
+    ``(N, 2, H', W')``, in batches."""
+    return torch.cat([torch.softmax(head.logit_scale * head.class_maps(tokens[i:i + batch].float(), motion_stride=1), -3)
+                      .select(-3, ABNORMAL) for i in range(0, tokens.shape[0], batch)])
+
+
+@torch.no_grad()
 def cached_pairs_auc(checkpoint: str, cache_dir: str, split: str = "validation", cell_fraction: float = 0.05) -> dict:
     head = load_ahd_checkpoint(checkpoint).build_head()
     cache = FeatureCache(cache_dir)
@@ -33,9 +41,7 @@ def cached_pairs_auc(checkpoint: str, cache_dir: str, split: str = "validation",
         raise ValueError(f"{cache_dir}: no {split} videos in the cache")
     tokens, targets = cache.load(entries)
     labels = np.concatenate([np.load(cache.root / e["file"])["labels"] for e in entries])[:, 1]
-    probs = torch.cat([
-        torch.softmax(head.logit_scale * head.class_maps(tokens[i:i + 64].float(), motion_stride=1), -3)
-        .select(-3, ABNORMAL)[:, 1] for i in range(0, tokens.shape[0], 64)])
+    probs = cell_probs(head, tokens)[:, 1]
     frame_scores = probs.flatten(1).max(1).values.numpy()
     on_target = targets[:, 1] >= cell_fraction
     cells = on_target.flatten().numpy()

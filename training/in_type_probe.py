@@ -44,6 +44,12 @@ def split_in_halves(cache_dir: str | Path, split: str, out: Path) -> FeatureCach
     return FeatureCache(out)
 
 
+def train_probe_head(config: str, settings: list, cache: FeatureCache, out_dir: Path) -> Path:
+    """Train the head of a training config (``--set`` overrides applied) on ``cache``'s train half."""
+    cfg = dataclasses.replace(apply_settings(load_train_config(config), settings), out_dir=str(out_dir))
+    return train_ahd(cfg, cache, resume=False, progress=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("cache", help="feature cache folder built by `tvau train ahd`")
@@ -55,9 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     cache = split_in_halves(args.cache, args.split, out / "cache")
-    cfg = apply_settings(load_train_config(args.config), args.set)
-    cfg = dataclasses.replace(cfg, out_dir=str(out / "head"))
-    checkpoint = train_ahd(cfg, cache, resume=False, progress=False)
+    checkpoint = train_probe_head(args.config, args.set, cache, out / "head")
     halves = {s: len(cache.videos(s)) for s in ("train", "validation")}
     print(f"in-type probe on {args.split} videos ({halves['train']} training / {halves['validation']} held-out)")
     for half, name in (("validation", "held-out half"), ("train", "training half")):

@@ -22,7 +22,6 @@ The crop cache is resumable (``OUT/crops``, one file per video).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -30,17 +29,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from in_type_probe import split_in_halves
+from cached_pairs_auc import cell_probs
+from in_type_probe import split_in_halves, train_probe_head
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
-from tvau_ros.cli.train_cmd import apply_settings, parse_setting
+from tvau_ros.cli.train_cmd import parse_setting
 from tvau_ros.core.checkpoint import load_ahd_checkpoint
 from tvau_ros.core.clip import preprocess_clip
-from tvau_ros.core.prompts import ABNORMAL
-from tvau_ros.train.ahd_trainer import train_ahd
-from tvau_ros.train.config import load_train_config
 from tvau_ros.train.features import FeatureCache
 
 MAX_CROPS, MIN_SIDE, TILE, HISTORY = 16, 40, 64, 30
@@ -160,10 +157,7 @@ def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: in
                     covered[i] = True, inside >= 0.5 * masks[1].sum()
             tokens = np.zeros((0, len(settings["layers"]), 2, grid, grid, index["dims"]["visual_dim"]), np.float16)
             if pairs:
-                clip = preprocess_clip(np.concatenate(pairs), (crop, crop), backbone.pixel_mean, backbone.pixel_std)
-                with torch.no_grad():
-                    encoded = torch.cat([backbone.encode(torch.from_numpy(clip[s:s + 128]))
-                                         for s in range(0, len(clip), 128)], 1)
+                encoded = encode_crops(backbone, np.concatenate(pairs))
                 tokens = encoded.reshape(encoded.shape[0], len(pairs), 2, grid, grid, -1).movedim(1, 0)
                 tokens = tokens.numpy().astype(np.float16)
             owner = np.asarray(owner, np.int64)
@@ -183,6 +177,13 @@ def build_crop_cache(source: Path, dataset: str, split: str, out: Path, crop: in
     out.mkdir(parents=True, exist_ok=True)
     (out / "index.json").write_text(json.dumps(dict(index, grid=[grid, grid], videos=entries)))
     return FeatureCache(out)
+
+
+@torch.no_grad()
+def encode_crops(backbone, crops: np.ndarray, batch: int = 128) -> torch.Tensor:
+    """uint8 RGB crops ``(N, c, c, 3)`` -> the backbone's layer tokens ``(L, N, g, g, D)``."""
+    clip = preprocess_clip(crops, crops.shape[1:3], backbone.pixel_mean, backbone.pixel_std)
+    return torch.cat([backbone.encode(torch.from_numpy(clip[s:s + batch])) for s in range(0, len(clip), batch)], 1)
 
 
 def history_key(follow: bool) -> str:
@@ -207,10 +208,7 @@ def _encode_history(backbone, video, ends: np.ndarray, stored: dict, history: tu
             images.append(cv2.resize(pixels[max(t - k, 0), y0:y0 + s, x0:x0 + s], (crop, crop)))
         if not images:
             continue
-        clip = preprocess_clip(np.stack(images), (crop, crop), backbone.pixel_mean, backbone.pixel_std)
-        with torch.no_grad():
-            past = torch.cat([backbone.encode(torch.from_numpy(clip[s:s + 128])) for s in range(0, len(clip), 128)], 1)
-        past = past.movedim(1, 0).float()  # (N, L, g, g, D)
+        past = encode_crops(backbone, np.stack(images)).movedim(1, 0).float()  # (N, L, g, g, D)
         out[:, j, 0] = past.mean((2, 3)).numpy()
         out[:, j, 1] = (current - past).abs().mean((2, 3)).numpy()
     return out
@@ -229,10 +227,7 @@ def head_frame_scores(checkpoint: Path, cache: FeatureCache, half: str) -> tuple
         data = _load(cache, entry)
         crop_scores = np.zeros(0)
         if len(data["tokens"]):
-            tokens = torch.from_numpy(data["tokens"])
-            crop_scores = torch.cat([
-                torch.softmax(head.logit_scale * head.class_maps(tokens[i:i + 64].float(), motion_stride=1), -3)
-                .select(-3, ABNORMAL)[:, 1].flatten(1).max(1).values for i in range(0, len(tokens), 64)]).numpy()
+            crop_scores = cell_probs(head, torch.from_numpy(data["tokens"]))[:, 1].flatten(1).max(1).values.numpy()
         scores.append(frame_max(crop_scores, data["owner"], len(data["frame_labels"])))
         labels.append(data["frame_labels"][:, 1])
     return np.concatenate(scores), np.concatenate(labels)
@@ -247,36 +242,31 @@ def pooled_features(tokens: np.ndarray, history: np.ndarray | None = None) -> np
     parts = [cur.mean((2, 3)), cur.max((2, 3)), np.abs(cur - prev).mean((2, 3))]
     if history is not None:
         parts.append(history[:, :, 1].astype(np.float32))
-    return np.concatenate([p.reshape(len(tokens), -1) for p in parts], 1)
-
-
-def _pooled(d: dict, history: str | None) -> np.ndarray:
-    return pooled_features(d["tokens"], d[history] if history else None)
+    return np.concatenate([p.reshape(len(tokens), int(np.prod(p.shape[1:]))) for p in parts], 1)
 
 
 def linear_probe(cache: FeatureCache, c: float = 1e-3, history: str | None = None) -> dict:
     """Logistic regression on pooled crops of the training half (a crop is positive when some
     cell is at least 30 % target); crop and frame AUC on both halves."""
-    data = {half: [_load(cache, e) for e in cache.videos(half)] for half in ("train", "validation")}
-
-    def crops(half):
-        rows = [d for d in data[half] if len(d["tokens"])]
-        x = np.concatenate([_pooled(d, history) for d in rows])
-        y = np.concatenate([(d["targets"][:, 1].reshape(len(d["tokens"]), -1).max(1) >= 0.3) for d in rows])
-        return x, y.astype(int)
-
-    x, y = crops("train")
+    videos = {}
+    for half in ("train", "validation"):
+        videos[half] = []
+        for entry in cache.videos(half):
+            d = _load(cache, entry)
+            x = pooled_features(d["tokens"], d[history] if history else None)
+            y = d["targets"][:, 1].max((1, 2), initial=0) >= 0.3
+            videos[half].append((x, y.astype(int), d["owner"], d["frame_labels"][:, 1]))
+    x = np.concatenate([v[0] for v in videos["train"]])
     scaler = StandardScaler().fit(x)
-    model = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x), y)
+    model = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x), np.concatenate([v[1] for v in videos["train"]]))
     result = {}
     for half in ("validation", "train"):
-        x, y = crops(half)
-        frame_scores = [frame_max(model.predict_proba(scaler.transform(_pooled(d, history)))[:, 1]
-                                  if len(d["tokens"]) else np.zeros(0), d["owner"], len(d["frame_labels"]))
-                        for d in data[half]]
-        frame_labels = np.concatenate([d["frame_labels"][:, 1] for d in data[half]])
-        result[half] = {"crop_auc": 100 * roc_auc_score(y, model.predict_proba(scaler.transform(x))[:, 1]),
-                        "frame_auc": 100 * roc_auc_score(frame_labels, np.concatenate(frame_scores))}
+        crop_scores = [model.predict_proba(scaler.transform(x))[:, 1] if len(x) else np.zeros(0)
+                       for x, _, _, _ in videos[half]]
+        frame_scores = [frame_max(s, owner, len(labels)) for s, (_, _, owner, labels) in zip(crop_scores, videos[half])]
+        result[half] = {
+            "crop_auc": 100 * roc_auc_score(np.concatenate([v[1] for v in videos[half]]), np.concatenate(crop_scores)),
+            "frame_auc": 100 * roc_auc_score(np.concatenate([v[3] for v in videos[half]]), np.concatenate(frame_scores))}
     return result
 
 
@@ -310,8 +300,7 @@ def main() -> None:
     crops = build_crop_cache(Path(args.cache), args.dataset, args.split, out / "crops", args.crop, history, args.follow)
     covered = np.concatenate([_load(crops, e, ("covered",))["covered"] for e in crops.videos(args.split)])
     halves = split_in_halves(crops.root, args.split, out / "halves")
-    cfg = apply_settings(load_train_config(args.config), args.set)
-    checkpoint = train_ahd(dataclasses.replace(cfg, out_dir=str(out / "head")), halves, resume=False, progress=False)
+    checkpoint = train_probe_head(args.config, args.set, halves, out / "head")
     print(f"zoom probe on {args.split} videos, {args.crop}x{args.crop} crops: "
           f"{sum(e['pairs'] for e in crops.videos(args.split))} crops, proposal recall "
           f"{100 * covered[:, 1].sum() / max(covered[:, 0].sum(), 1):.1f} % of {int(covered[:, 0].sum())} abnormal frames")
