@@ -246,3 +246,22 @@ def test_bad_device_is_a_one_line_error_naming_it(monkeypatch):
         check_device("gpu0")
     with pytest.raises(CliError, match="--device 'meta': only cpu and cuda"):
         check_device("meta")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{cache}", "--crop", "15"], "--crop must be a positive multiple of 14, got 15"),
+    (["{cache}", "--history", "4,x"], "--history must be comma-separated frame offsets, got '4,x'"),
+    (["{cache}", "--history", "0"], "--history offsets must be >= 1, got '0'"),
+    (["{missing}"], "not a feature cache (no index.json)"),
+])
+def test_zoom_probe_bad_arguments_exit_with_one_line_naming_the_value(tmp_path, args, message):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cache = _write_cache(tmp_path / "cache", VIDEOS).root
+    script = Path(__file__).resolve().parents[2] / "training" / "zoom_probe.py"
+    argv = [a.format(cache=cache, missing=tmp_path / "missing") for a in args]
+    done = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
