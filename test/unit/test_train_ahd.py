@@ -265,3 +265,59 @@ def test_zoom_probe_bad_arguments_exit_with_one_line_naming_the_value(tmp_path, 
     done = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def _moving_blocks_video():
+    """A 40-frame clip: block A walks right at 1 px/frame, block B (the abnormal target,
+    frames 20+) rushes left at 6 px/frame; both 20 px tall."""
+    from tvau_ros.data.dataset import TrackSpan, VideoSample
+
+    frames = np.full((40, 120, 320, 3), 90, np.uint8)
+    masks = np.zeros((40, 120, 320), np.int32)
+    for k in range(40):
+        frames[k, 20:40, 20 + k:28 + k] = 230
+        frames[k, 80:100, 280 - 6 * k:288 - 6 * k] = 30
+        masks[k, 80:100, 280 - 6 * k:288 - 6 * k] = 1 if k >= 20 else 0
+    labels = (np.arange(40) >= 20).astype(np.uint8)
+    return VideoSample("clip", "s", "test", 40, 120, 320, 15.0, labels, [TrackSpan(1, 20, 39)],
+                       frame_reader=lambda a, b, s: frames[a:b:s], mask_reader=lambda f: masks[f])
+
+
+def test_track_probe_follows_boxes_and_scores_the_unusual_mover():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
+    from track_probe import FEATURES, evaluate_split, knn_scorer, track_features, video_tracks
+
+    video = _moving_blocks_video()
+    table = video_tracks(video)
+    # the first frames hold start-up ghosts (the background median has not seen the scene empty);
+    # once it has, each block is one track
+    assert len(np.unique(table[table[:, 0] >= 20, 1])) == 2
+    target = table[:, 6] >= 0.3
+    assert set(table[target, 0].astype(int)) == set(range(20, 40))  # boxes of labelled frames hold the mask
+    features = track_features(table, 15.0)
+    speed = features[:, FEATURES.index("speed")]
+    late = table[:, 0] >= 25  # a full second of history
+    assert np.all(speed[late & target] > 3.0) and np.all(speed[late & ~target] < 1.2)  # heights per second
+    walker = table[:, 3] < 60  # block A's boxes: the normal bank
+    result = evaluate_split([video], {"clip": table}, {"knn": knn_scorer(features[walker], 3)}, stride=1)
+    assert result["target_recall"] == 100.0 and result["knn"]["box_auc"] > 90.0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--neighbours", "0"], "--neighbours must be >= 1, got 0"),
+    (["--splits", "validation,tset"], "unknown split 'tset'"),
+    (["--dataset", "{missing}"], "is not a directory"),
+])
+def test_track_probe_bad_arguments_exit_with_one_line_naming_the_value(tmp_path, args, message):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "training" / "track_probe.py"
+    argv = [a.format(missing=tmp_path / "missing") for a in args]
+    done = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
