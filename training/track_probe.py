@@ -117,6 +117,14 @@ def track_features(table: np.ndarray, fps: float) -> np.ndarray:
     return out
 
 
+def person_gate(features: np.ndarray, min_age_s: float, min_size_ratio: float) -> np.ndarray:
+    """Boxes that look like a tracked person: a track at least ``min_age_s`` old and a box at
+    least ``min_size_ratio`` of the expected height at its row. The others are mostly short-lived
+    fragments (lighting, shadows, a person's split blob) whose jitter looks like a sprint."""
+    return (features[:, FEATURES.index("age_s")] >= min_age_s) & \
+        (features[:, FEATURES.index("size_ratio")] >= min_size_ratio)
+
+
 def _extract(args) -> tuple[str, np.ndarray]:
     video, path = args
     if path.is_file():
@@ -224,9 +232,15 @@ def main() -> None:
     parser.add_argument("--splits", default="validation,test", help="comma-separated evaluated splits")
     parser.add_argument("--neighbours", type=int, default=10, help="k of the one-class kNN distance")
     parser.add_argument("--workers", type=int, default=2, help="processes extracting tracks")
+    parser.add_argument("--min-age", type=float, default=0.5,
+                        help="seconds a track must exist before its boxes are scored (others score 0)")
+    parser.add_argument("--min-size-ratio", type=float, default=0.6,
+                        help="smallest box height, as a fraction of the expected height at its row, that is scored")
     args = parser.parse_args()
     if args.neighbours < 1:
         sys.exit(f"track_probe: --neighbours must be >= 1, got {args.neighbours}")
+    if args.min_age < 0 or args.min_size_ratio < 0:
+        sys.exit(f"track_probe: --min-age and --min-size-ratio must be >= 0, got {args.min_age} and {args.min_size_ratio}")
     if args.workers < 1:
         sys.exit(f"track_probe: --workers must be >= 1, got {args.workers}")
     splits = args.splits.split(",")
@@ -237,15 +251,17 @@ def main() -> None:
         sys.exit(f"track_probe: --dataset {args.dataset} is not a directory")
 
     videos, tables = split_tables(args.dataset, "train", args.out, args.workers)
-    features = [track_features(tables[v.name], v.fps) for v in videos]
-    normal = [f[np.asarray(v.frame_labels)[tables[v.name][:, 0].astype(int)] == 0] for v, f in zip(videos, features)]
-    targets = np.concatenate([tables[v.name][:, 6] >= 0.3 for v in videos])
-    labelled = np.concatenate([(tables[v.name][:, 6] >= 0.3) | (np.asarray(v.frame_labels)[tables[v.name][:, 0].astype(int)] == 0)
-                               for v in videos])
-    everything = np.concatenate(features)
-    scorers = {"one_class_knn": knn_scorer(np.concatenate(normal), args.neighbours),
-               "logistic_seen_types": logistic_scorer(everything[labelled], targets[labelled])}
-    summary = {"features": list(FEATURES), "normal_training_boxes": int(sum(len(n) for n in normal))}
+    features = np.concatenate([track_features(tables[v.name], v.fps) for v in videos])
+    table = np.concatenate([tables[v.name] for v in videos])
+    normal_frame = np.concatenate([np.asarray(v.frame_labels)[tables[v.name][:, 0].astype(int)] == 0 for v in videos])
+    target = table[:, 6] >= 0.3
+    gate = lambda f: person_gate(f, args.min_age, args.min_size_ratio)  # noqa: E731
+    normal, labelled = normal_frame & gate(features), (target | normal_frame) & gate(features)
+    models = {"one_class_knn": knn_scorer(features[normal], args.neighbours),
+              "logistic_seen_types": logistic_scorer(features[labelled], target[labelled])}
+    scorers = {name: (lambda f, m=model: m(f) * gate(f)) for name, model in models.items()}
+    summary = {"features": list(FEATURES), "min_age_s": args.min_age, "min_size_ratio": args.min_size_ratio,
+               "normal_training_boxes": int(normal.sum())}
     for split in splits:
         videos, tables = split_tables(args.dataset, split, args.out, args.workers)
         summary[split] = evaluate_split(videos, tables, scorers, STRIDES[split])

@@ -288,7 +288,7 @@ def test_track_probe_follows_boxes_and_scores_the_unusual_mover():
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
-    from track_probe import FEATURES, evaluate_split, knn_scorer, track_features, video_tracks
+    from track_probe import FEATURES, evaluate_split, knn_scorer, person_gate, track_features, video_tracks
 
     video = _moving_blocks_video()
     table = video_tracks(video)
@@ -301,6 +301,8 @@ def test_track_probe_follows_boxes_and_scores_the_unusual_mover():
     speed = features[:, FEATURES.index("speed")]
     late = table[:, 0] >= 25  # a full second of history
     assert np.all(speed[late & target] > 3.0) and np.all(speed[late & ~target] < 1.2)  # heights per second
+    gate = person_gate(features, min_age_s=0.5, min_size_ratio=0.6)
+    assert not gate[table[:, 0] < 7].any() and gate[late].all()  # new tracks wait half a second
     walker = table[:, 3] < 60  # block A's boxes: the normal bank
     result = evaluate_split([video], {"clip": table}, {"knn": knn_scorer(features[walker], 3)}, stride=1)
     assert result["target_recall"] == 100.0 and result["knn"]["box_auc"] > 90.0
