@@ -36,11 +36,13 @@ SHORT, LONG, STEP = 15, 45, 5  # frames of history behind a feature (1 s, 3 s) a
 FEATURES = ("speed", "speed_max", "speed_spread", "straightness", "aspect", "aspect_spread",
             "height_spread", "size_ratio", "age_s", "net_long")
 STRIDES = {"validation": 8, "test": 4, "train": 4}  # the clip strides of training/reproduce_default.sh
+# every box starts a track at once (no confirmation delay), and a lost one ends after 0.2 s
+TRACKER = TrackerConfig(min_hits=1, max_misses=3, min_lost_s=0.2, max_center_distance=0.05)
+MIN_AREA, MAX_SIDE = 20, 90  # foreground components outside these (pixels) are noise or merged crowds
 ROW = ("frame", "track", "x", "y", "w", "h", "target")  # columns of a video's track table
 
 
-def video_tracks(video, tracker_cfg: TrackerConfig = TrackerConfig(min_hits=1, max_misses=3, min_lost_s=0.2,
-                                                                    max_center_distance=0.05)) -> np.ndarray:
+def video_tracks(video, tracker_cfg: TrackerConfig = TRACKER) -> np.ndarray:
     """Track table ``(N, 7)`` of one video: per frame and tracked foreground box, its track id,
     box and the fraction of the frame's target mask inside the box (0 on normal frames)."""
     from zoom_probe import foreground_components, grey_frames
@@ -51,10 +53,10 @@ def video_tracks(video, tracker_cfg: TrackerConfig = TrackerConfig(min_hits=1, m
     tracker, rows = Tracker(tracker_cfg), []
     fps = float(video.fps)
     for t in range(len(frames)):
-        comps = [c for c in foreground_components(greys, t) if c[4] >= 20 and max(c[2], c[3]) <= 90]
+        comps = [c for c in foreground_components(greys, t) if c[4] >= MIN_AREA and max(c[2], c[3]) <= MAX_SIDE]
         regions = [Region(Box(int(x), int(y), int(w), int(h)), 1.0, 1.0, 0.0) for x, y, w, h, _ in comps]
         tracker.update(regions, stamp_ns=int(t / fps * 1e9), image_size=frames.shape[1:3])
-        mask = (video.read_mask(t) > 0) if t < len(labels) and labels[t] else None
+        mask = (video.read_mask(t) > 0) if labels[t] else None
         total = float(mask.sum()) if mask is not None else 0.0
         for region in regions:
             if region.track_id == 0:
@@ -199,6 +201,8 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
     views = [ClipSubsample(v, 8, stride) for v in videos]
     features = {v.name: track_features(tables[v.name], v.fps) for v in videos}
     targets = np.concatenate([tables[v.name][:, 6] >= 0.3 for v in videos])
+    kinds = np.concatenate([np.full(len(tables[v.name]), ",".join((v.meta or {}).get("anomaly_types") or ["normal"]))
+                            for v in videos])
     abnormal = sum(int(np.sum(v.frame_labels)) for v in videos)
     held = sum(np.unique(tables[v.name][tables[v.name][:, 6] >= 0.3, 0]).size for v in videos)
     out = {"target_recall": 100.0 * held / max(abnormal, 1),
@@ -220,6 +224,12 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
         out[name] = {"micro_auc": report["frame"]["micro_auc"], "macro_auc": report["frame"]["macro_auc"],
                      "rbdc": report["region"]["rbdc"], "tbdc": report["region"]["tbdc"],
                      "box_auc": 100.0 * roc_auc_score(targets, np.concatenate(box_scores))}
+        scores = np.concatenate(box_scores)
+        out[name + "_box_auc_by_type"] = {  # target boxes of one-type videos against every non-target box
+            kind: 100.0 * roc_auc_score(np.r_[np.ones(n), np.zeros((~targets).sum())],
+                                        np.r_[scores[targets & (kinds == kind)], scores[~targets]])
+            for kind in sorted(set(kinds[targets])) if "," not in kind
+            for n in [int((targets & (kinds == kind)).sum())]}
     return out
 
 
@@ -270,6 +280,8 @@ def main() -> None:
               f"{result['boxes_per_frame']:.1f} boxes per frame")
         for name in scorers:
             print(f"  {name:20s} " + "  ".join(f"{k} {v:.1f}" for k, v in result[name].items()))
+            print(f"  {'':20s} box AUC by type: " + ", ".join(
+                f"{k} {v:.1f}" for k, v in result[name + "_box_auc_by_type"].items()))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
 

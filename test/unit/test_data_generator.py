@@ -156,3 +156,26 @@ def test_trajectory_facts_from_a_moving_mask():
     assert 24 <= facts["turns"][0]["frame"] <= 36
     # 3 px/frame at the image centre, 12 m away (0.087 m/px), 15 fps: about 3.9 m/s
     assert facts["speed_states"][0] == {"start": 0, "end": facts["speed_states"][0]["end"], "state": "running"}
+
+
+def test_actor_boxes_cover_every_actor_and_change_no_pixel():
+    cfg = load_generator_config("smoke")
+    spec = make_scene_spec(0, 1, 320, 240)
+    job = VideoJob("abnormal_scene_1_scenario_0", "test", 0, 0, spec, 24, 12.0, ["running"], (4, 6), 0.0, cfg.effects)
+    plain, boxed = render_job(job), render_job(job, actor_boxes=True)
+    assert plain.actor_boxes is None
+    assert all(np.array_equal(a, b) for a, b in zip(plain.frames, boxed.frames))
+    assert np.array_equal(plain.labels, boxed.labels)
+    actors = {actor for _, actor, _, _ in boxed.actor_boxes}
+    assert len(actors) >= 3  # normal pedestrians too, not only the target
+    for frame, _, (x0, y0, x1, y1), obj_id in boxed.actor_boxes:
+        ys, xs = np.nonzero(boxed.labels[frame] == obj_id) if obj_id else ((), ())
+        assert all(x0 - 1 <= x <= x1 + 1 and y0 - 1 <= y <= y1 + 1 for x, y in zip(xs, ys))  # a target's pixels
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
+    from oracle_tracks import oracle_table
+
+    table = oracle_table(boxed)
+    target_frames = set(table[table[:, 6] > 0, 0].astype(int))
+    assert target_frames == set(np.flatnonzero(boxed.frame_labels)) - {
+        f for f in range(24) if not (boxed.labels[f] > 0).any()}  # labelled frames where it shows

@@ -308,18 +308,22 @@ def test_track_probe_follows_boxes_and_scores_the_unusual_mover():
     assert result["target_recall"] == 100.0 and result["knn"]["box_auc"] > 90.0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--neighbours", "0"], "--neighbours must be >= 1, got 0"),
-    (["--splits", "validation,tset"], "unknown split 'tset'"),
-    (["--dataset", "{missing}"], "is not a directory"),
+@pytest.mark.parametrize("script, args, message", [
+    ("track_probe.py", ["--neighbours", "0"], "--neighbours must be >= 1, got 0"),
+    ("track_probe.py", ["--splits", "validation,tset"], "unknown split 'tset'"),
+    ("track_probe.py", ["--dataset", "{missing}"], "is not a directory"),
+    ("track_probe.py", ["--min-age", "-1"], "must be >= 0, got -1.0"),
+    ("oracle_tracks.py", ["--dataset", "{missing}"], "is not a directory"),
+    ("oracle_tracks.py", ["--dataset", "{empty}", "--config", "nope"], "--config nope: config 'nope' is neither"),
 ])
-def test_track_probe_bad_arguments_exit_with_one_line_naming_the_value(tmp_path, args, message):
+def test_track_probes_bad_arguments_exit_with_one_line_naming_the_value(tmp_path, script, args, message):
     import subprocess
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[2] / "training" / "track_probe.py"
-    argv = [a.format(missing=tmp_path / "missing") for a in args]
+    (tmp_path / "empty").mkdir()
+    script = Path(__file__).resolve().parents[2] / "training" / script
+    argv = [a.format(missing=tmp_path / "missing", empty=tmp_path / "empty") for a in args]
     done = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

@@ -51,6 +51,9 @@ class VideoResult:
     frame_labels: np.ndarray            # (T,) uint8
     meta: dict
     target_areas: list[float] = field(default_factory=list)
+    # with render_job(..., actor_boxes=True): (frame, actor index, (x0, y0, x1, y1), object id)
+    # of every actor projected on screen, targets and normal people alike, occluded or not
+    actor_boxes: list[tuple[int, int, tuple, int]] | None = None
 
 
 _POSES = {
@@ -168,9 +171,10 @@ def sample_effects(rng, cfg: EffectsConfig, depth: np.ndarray, num_frames: int, 
 
 
 def render_frames(scene, actors: list[Actor], extra_props: list, effects: FrameEffects, rng,
-                  num_frames: int) -> tuple[list[np.ndarray], np.ndarray | None, dict]:
+                  num_frames: int, actor_boxes: list | None = None) -> tuple[list[np.ndarray], np.ndarray | None, dict]:
     """Frames (BGR), object-id labels (None without targets) and, per target id, its
-    unoccluded silhouette measured every frame (see ``trajectory.measure``)."""
+    unoccluded silhouette measured every frame (see ``trajectory.measure``). ``actor_boxes``,
+    when given, receives every on-screen actor's projected box (see ``VideoResult``)."""
     cam = scene.cam
     h, w = cam.height, cam.width
     background, sprites = with_extra_props(scene, extra_props, rng)
@@ -185,13 +189,15 @@ def render_frames(scene, actors: list[Actor], extra_props: list, effects: FrameE
         img = background.copy()
         lab = labels[f] if labels is not None else None
         items = []
-        for a in actors:
+        for index, a in enumerate(actors):
             st = a.state(f)
             if st is None or not _maybe_on_screen(cam, st, a.kind):
                 continue
             p = project_figure(cam, actor_figure(a, st, cam_pos), float(cam.ground_depth(st.z)))
             if p is not None and on_screen(p, w, h):
                 items.append((p.depth, 1, a, p))
+                if actor_boxes is not None:
+                    actor_boxes.append((f, index, p.bbox, a.obj_id))
         pasted = []
         for s in sprites:  # far to near; a prop is re-pasted over anything behind it
             if any(d > s.depth and overlaps(p.bbox, s.bbox) for d, _, _, p in items) or \
@@ -256,8 +262,10 @@ def _place(ctx: VideoContext, job: VideoJob, rng) -> tuple[list[Actor], list[Act
     return targets, extras, props
 
 
-def render_job(job: VideoJob) -> VideoResult:
-    """Render one video, retrying with a fresh draw when a target is not visible enough."""
+def render_job(job: VideoJob, actor_boxes: bool = False) -> VideoResult:
+    """Render one video, retrying with a fresh draw when a target is not visible enough;
+    ``actor_boxes`` also keeps every actor's box (``VideoResult.actor_boxes``; draws nothing
+    different)."""
     scene = cached_scene(job.scene)
     min_frames = max(4, int(0.4 * job.fps))
     last_problem = ""
@@ -272,7 +280,8 @@ def render_job(job: VideoJob) -> VideoResult:
         density = int(rng.integers(job.pedestrians[0], job.pedestrians[1] + 1))
         actors = populate(ctx, density) + extras + targets
         effects = sample_effects(rng, job.effects, scene.depth, job.num_frames, job.fps)
-        frames, labels, whole = render_frames(scene, actors, props, effects, rng, job.num_frames)
+        boxes = [] if actor_boxes else None
+        frames, labels, whole = render_frames(scene, actors, props, effects, rng, job.num_frames, boxes)
         spans, ok = {}, True
         for t in targets:
             area = (labels == t.obj_id).sum(axis=(1, 2))
@@ -284,7 +293,9 @@ def render_job(job: VideoJob) -> VideoResult:
             idx = np.flatnonzero(seen)
             spans[t.obj_id] = (int(idx[0]), int(idx[-1]))
         if ok:
-            return _finish(job, scene, actors, targets, spans, frames, labels, whole, effects, props)
+            result = _finish(job, scene, actors, targets, spans, frames, labels, whole, effects, props)
+            result.actor_boxes = boxes
+            return result
     raise RuntimeError(f"{job.name}: could not place {', '.join(job.anomaly_types)} visibly in "
                        f"Scene{job.scene.index} ({job.scene.layout}) after {MAX_ATTEMPTS} attempts: {last_problem}")
 
