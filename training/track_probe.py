@@ -9,15 +9,18 @@ of the person's own height (speed, its spread and peaks, straightness, box shape
 changes, size against the video's other tracks at that image row, time in view, net distance).
 A one-class model fitted to the boxes of **normal** training frames (kNN distance after
 standardising, no abnormal example seen) scores each box; so does, as a check, a logistic
-regression trained on the training types' target boxes. A frame's score is its highest box.
+regression trained on the training types' target boxes. Only boxes of person-like tracks are
+scored (``person_gate``: old and tall enough; the others score 0). A frame's score is its
+highest box.
 The evaluation is ``tvau eval ahd``'s: the frames of ``training/reproduce_default.sh``
 (``--clip-stride`` 8 on validation, 4 on test) and the same metrics code (micro/macro AUC,
 RBDC, TBDC); the anomaly types of validation and test are unseen in training.
 
     python training/track_probe.py --dataset data/default/ubnormal --out outputs/track_probe \\
-        [--splits validation,test] [--neighbours 10] [--workers 2]
+        [--splits validation,test] [--neighbours 10] [--min-age 0.5] [--min-size-ratio 0.6] [--workers 2]
 
-Tracks are cached per video (``OUT/tracks/SPLIT/VIDEO.npz``), so a rerun only refits.
+Tracks are cached per video (``OUT/tracks/SPLIT/VIDEO.npz``), so a rerun only refits;
+``oracle_tracks.py`` writes perfect tracks of every actor in the same layout.
 """
 from __future__ import annotations
 
@@ -189,8 +192,9 @@ def logistic_scorer(features: np.ndarray, targets: np.ndarray):
 def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride: int) -> dict:
     """Per scorer: ``tvau eval ahd``'s report on every ``stride``-th 8-frame clip (frame score =
     the highest box, 0 without boxes; detections = the scored boxes) and the box-level AUC of
-    target boxes (>= 30 % of the target's mask) against all others; plus how often a tracked box
-    holds the target (``target_recall``, abnormal frames) and the boxes per frame."""
+    target boxes (>= 30 % of the target's mask) against all others, overall and per anomaly type
+    (videos of one type); plus how often a tracked box holds the target (``target_recall``,
+    abnormal frames) and the boxes per frame."""
     from sklearn.metrics import roc_auc_score
 
     from tvau_ros.evaluation.ahd_benchmark import ClipSubsample
@@ -221,15 +225,17 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
                 Detection(video.name, position[int(r[0])], (r[2], r[3], r[2] + r[4] - 1, r[3] + r[5] - 1), float(s))
                 for r, s in zip(table, scores) if int(r[0]) in position]
         report = evaluate_predictions(Predictions(name, frame_scores, detections), views, EvalOptions()).report
+        scores = np.concatenate(box_scores)
         out[name] = {"micro_auc": report["frame"]["micro_auc"], "macro_auc": report["frame"]["macro_auc"],
                      "rbdc": report["region"]["rbdc"], "tbdc": report["region"]["tbdc"],
-                     "box_auc": 100.0 * roc_auc_score(targets, np.concatenate(box_scores))}
-        scores = np.concatenate(box_scores)
-        out[name + "_box_auc_by_type"] = {  # target boxes of one-type videos against every non-target box
-            kind: 100.0 * roc_auc_score(np.r_[np.ones(n), np.zeros((~targets).sum())],
-                                        np.r_[scores[targets & (kinds == kind)], scores[~targets]])
-            for kind in sorted(set(kinds[targets])) if "," not in kind
-            for n in [int((targets & (kinds == kind)).sum())]}
+                     "box_auc": 100.0 * roc_auc_score(targets, scores)}
+        others, by_type = scores[~targets], {}
+        for kind in sorted(set(kinds[targets])):
+            if "," in kind:
+                continue  # a video with several types: the table does not say which target is which
+            hits = scores[targets & (kinds == kind)]
+            by_type[kind] = 100.0 * roc_auc_score(np.r_[np.ones(len(hits)), np.zeros(len(others))], np.r_[hits, others])
+        out[name + "_box_auc_by_type"] = by_type
     return out
 
 
