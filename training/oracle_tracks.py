@@ -20,8 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from track_probe import MIN_AREA  # boxes smaller than the track probe's smallest component are not kept
 
-MIN_AREA = 20  # pixels of a box inside the image; smaller ones are not kept (as in track_probe)
 MAX_DIFFERENCE = 8.0  # mean grey levels between a re-rendered frame and the dataset's (compression: < 6)
 
 
