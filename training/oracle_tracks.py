@@ -98,8 +98,11 @@ def main() -> None:
     worst = max(differences.items(), key=lambda kv: kv[1], default=("-", 0.0))
     if worst[1] > MAX_DIFFERENCE:
         bad = sum(d > MAX_DIFFERENCE for d in differences.values())
-        sys.exit(f"oracle_tracks: {bad} videos (first: {worst[0]}, mean difference {worst[1]:.1f}) render differently "
+        sys.exit(f"oracle_tracks: {bad} videos (worst: {worst[0]}, mean difference {worst[1]:.1f}) render differently "
                  f"from {args.dataset}; pass the --config and --seed it was generated with")
+    if not todo:
+        print(f"all {len(jobs)} tables already in {args.out / 'tracks'}")
+        return
     print(f"{len(todo)} videos rendered ({len(jobs) - len(todo)} cached); their frames differ from the "
           f"dataset's by at most {worst[1]:.1f} grey levels on average (video compression)")
 
