@@ -45,19 +45,25 @@ MIN_AREA, MAX_SIDE = 20, 90  # foreground components outside these (pixels) are 
 ROW = ("frame", "track", "x", "y", "w", "h", "target")  # columns of a video's track table
 
 
-def video_tracks(video, tracker_cfg: TrackerConfig = TRACKER) -> np.ndarray:
-    """Track table ``(N, 7)`` of one video: per frame and tracked foreground box, its track id,
-    box and the fraction of the frame's target mask inside the box (0 on normal frames)."""
+def foreground_boxes(frames: np.ndarray) -> list[np.ndarray]:
+    """Per frame, the ``(n, 4)`` boxes (x, y, w, h) of its moving-foreground components that
+    are neither noise nor merged crowds (``MIN_AREA``, ``MAX_SIDE``)."""
     from zoom_probe import foreground_components, grey_frames
 
-    frames = video.read_frames()
     greys = grey_frames(frames)
+    return [np.asarray([c[:4] for c in foreground_components(greys, t) if c[4] >= MIN_AREA and max(c[2], c[3]) <= MAX_SIDE],
+                       np.float32).reshape(-1, 4) for t in range(len(frames))]
+
+
+def video_tracks(video, detect=foreground_boxes, tracker_cfg: TrackerConfig = TRACKER) -> np.ndarray:
+    """Track table ``(N, 7)`` of one video: per frame and tracked box of ``detect(frames)``, its
+    track id, box and the fraction of the frame's target mask inside the box (0 on normal frames)."""
+    frames = video.read_frames()
     labels = np.asarray(video.frame_labels)
     tracker, rows = Tracker(tracker_cfg), []
     fps = float(video.fps)
-    for t in range(len(frames)):
-        comps = [c for c in foreground_components(greys, t) if c[4] >= MIN_AREA and max(c[2], c[3]) <= MAX_SIDE]
-        regions = [Region(Box(int(x), int(y), int(w), int(h)), 1.0, 1.0, 0.0) for x, y, w, h, _ in comps]
+    for t, boxes in enumerate(detect(frames)):
+        regions = [Region(Box(int(x), int(y), int(w), int(h)), 1.0, 1.0, 0.0) for x, y, w, h in boxes]
         tracker.update(regions, stamp_ns=int(t / fps * 1e9), image_size=frames.shape[1:3])
         mask = (video.read_mask(t) > 0) if labels[t] else None
         total = float(mask.sum()) if mask is not None else 0.0
@@ -131,24 +137,28 @@ def person_gate(features: np.ndarray, min_age_s: float, min_size_ratio: float) -
 
 
 def _extract(args) -> tuple[str, np.ndarray]:
-    video, path = args
+    video, path, detect = args
     if path.is_file():
         with np.load(path) as data:
             return video.name, data["table"]
-    table = video_tracks(video)
+    table = video_tracks(video, detect)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, table=table)
     return video.name, table
 
 
-def split_tables(dataset: str, split: str, out: Path, workers: int) -> tuple[list, dict[str, np.ndarray]]:
+def split_tables(dataset: str, split: str, out: Path, workers: int,
+                 detect=foreground_boxes) -> tuple[list, dict[str, np.ndarray]]:
+    """The split's videos (by name) and their track tables, read from ``out/tracks/SPLIT`` or
+    made with ``detect`` there (in ``workers`` processes; 1 runs in this one)."""
     from tvau_ros.data import load_dataset
 
     videos = sorted(load_dataset(dataset, split), key=lambda v: v.name)
-    jobs = [(v, out / "tracks" / split / f"{v.name}.npz") for v in videos]
+    jobs = [(v, out / "tracks" / split / f"{v.name}.npz", detect) for v in videos]
+    if workers == 1:
+        return videos, dict(map(_extract, jobs))
     with ProcessPoolExecutor(workers) as pool:
-        tables = dict(pool.map(_extract, jobs))
-    return videos, tables
+        return videos, dict(pool.map(_extract, jobs))
 
 
 def _log(x: np.ndarray) -> np.ndarray:
@@ -194,7 +204,8 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
     the highest box, 0 without boxes; detections = the scored boxes) and the box-level AUC of
     target boxes (>= 30 % of the target's mask) against all others, overall and per anomaly type
     (videos of one type); plus how often a tracked box holds the target (``target_recall``,
-    abnormal frames) and the boxes per frame."""
+    abnormal frames), how many track ids hold a target in a video that has one (1 per target
+    when tracks never break) and the boxes per frame."""
     from sklearn.metrics import roc_auc_score
 
     from tvau_ros.evaluation.ahd_benchmark import ClipSubsample
@@ -209,7 +220,8 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
                             for v in videos])
     abnormal = sum(int(np.sum(v.frame_labels)) for v in videos)
     held = sum(np.unique(tables[v.name][tables[v.name][:, 6] >= 0.3, 0]).size for v in videos)
-    out = {"target_recall": 100.0 * held / max(abnormal, 1),
+    ids = [np.unique(t[t[:, 6] >= 0.3, 1]).size for t in tables.values() if (t[:, 6] >= 0.3).any()]
+    out = {"target_recall": 100.0 * held / max(abnormal, 1), "track_ids_per_target_video": float(np.mean(ids or [0])),
            "boxes_per_frame": sum(len(t) for t in tables.values()) / sum(v.num_frames for v in videos)}
     for name, scorer in scorers.items():
         frame_scores, detections, box_scores = {}, {}, []
@@ -283,7 +295,8 @@ def main() -> None:
         summary[split] = evaluate_split(videos, tables, scorers, STRIDES[split])
         result = summary[split]
         print(f"{split}: a tracked box holds the target in {result['target_recall']:.1f} % of abnormal frames, "
-              f"{result['boxes_per_frame']:.1f} boxes per frame")
+              f"{result['boxes_per_frame']:.1f} boxes per frame, "
+              f"{result['track_ids_per_target_video']:.1f} track ids hold a target per abnormal video")
         for name in scorers:
             print(f"  {name:20s} " + "  ".join(f"{k} {v:.1f}" for k, v in result[name].items()))
             print(f"  {'':20s} box AUC by type: " + ", ".join(

@@ -306,6 +306,41 @@ def test_track_probe_follows_boxes_and_scores_the_unusual_mover():
     walker = table[:, 3] < 60  # block A's boxes: the normal bank
     result = evaluate_split([video], {"clip": table}, {"knn": knn_scorer(features[walker], 3)}, stride=1)
     assert result["target_recall"] == 100.0 and result["knn"]["box_auc"] > 90.0
+    assert result["track_ids_per_target_video"] == 1.0  # one unbroken track holds the target
+
+
+def test_person_detector_targets_decode_back_to_their_boxes_and_a_few_steps_fit_them():
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
+    from learnt_tracks import PersonDetector, decode, detector_loss, heatmap_targets, precision_recall
+
+    boxes = [np.array([[40, 20, 12, 30], [100, 60, 20, 44]], np.float32), np.zeros((0, 4), np.float32)]
+    heat, regress, mask = heatmap_targets(boxes, (30, 40))
+    assert heat.shape == (2, 1, 30, 40) and float(mask.sum()) == 2 and float(heat[1].max()) == 0.0
+    # a perfect network output (logits from the targets) decodes to the labelled boxes exactly
+    logits = torch.cat([torch.logit(heat.clamp(1e-4, 1 - 1e-4)), regress], 1)
+    decoded = decode(logits, 0.5)
+    assert np.allclose(decoded[0][np.argsort(decoded[0][:, 0])], boxes[0], atol=1e-3) and len(decoded[1]) == 0
+    assert precision_recall(decoded, boxes) == (1.0, 1.0)
+
+    torch.manual_seed(0)
+    net = PersonDetector(width=16)
+    x = torch.zeros(2, 4, 120, 160)
+    x[0, :3, 20:50, 40:52] = 1.0  # the two "people" as bright blocks
+    x[0, :3, 60:104, 100:120] = 1.0
+    optimiser = torch.optim.Adam(net.parameters(), lr=1e-2)
+    first = None
+    for _ in range(60):
+        loss = detector_loss(net(x), heat, regress, mask)
+        first = first if first is not None else loss.item()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    assert loss.item() < 0.2 * first
 
 
 @pytest.mark.parametrize("script, args, message", [
@@ -314,6 +349,8 @@ def test_track_probe_follows_boxes_and_scores_the_unusual_mover():
     ("track_probe.py", ["--dataset", "{missing}"], "is not a directory"),
     ("track_probe.py", ["--min-age", "-1"], "must be >= 0, got -1.0"),
     ("oracle_tracks.py", ["--dataset", "{missing}"], "is not a directory"),
+    ("learnt_tracks.py", ["--epochs", "0"], "--epochs must be >= 1, got 0"),
+    ("learnt_tracks.py", ["--threshold", "1.5"], "--threshold must be in (0, 1), got 1.5"),
     ("oracle_tracks.py", ["--dataset", "{empty}", "--config", "nope"], "--config nope: config 'nope' is neither"),
 ])
 def test_track_probes_bad_arguments_exit_with_one_line_naming_the_value(tmp_path, script, args, message):
