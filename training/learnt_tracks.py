@@ -155,7 +155,7 @@ def train_detector(inputs: torch.Tensor, boxes: list[np.ndarray], epochs: int, b
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
     grid = (inputs.shape[2] // STRIDE, inputs.shape[3] // STRIDE)
     generator = np.random.default_rng(seed)
-    width = inputs.shape[3]
+    image_width = inputs.shape[3]
     net.train()
     with tqdm(total=steps, desc="person detector", mininterval=30) as bar:
         for _ in range(epochs):
@@ -168,7 +168,7 @@ def train_detector(inputs: torch.Tensor, boxes: list[np.ndarray], epochs: int, b
                 batch_boxes = [b.copy() for b in (boxes[i] for i in idx)]
                 for b, f in zip(batch_boxes, flip):
                     if f and len(b):
-                        b[:, 0] = width - b[:, 0] - b[:, 2]
+                        b[:, 0] = image_width - b[:, 0] - b[:, 2]
                 targets = [t.to(device) for t in heatmap_targets(batch_boxes, grid)]
                 loss = detector_loss(net(x), *targets)
                 optimiser.zero_grad()

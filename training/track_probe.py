@@ -56,15 +56,19 @@ def foreground_boxes(frames: np.ndarray) -> list[np.ndarray]:
 
 
 def video_tracks(video, detect=foreground_boxes, tracker_cfg: TrackerConfig = TRACKER) -> np.ndarray:
-    """Track table ``(N, 7)`` of one video: per frame and tracked box of ``detect(frames)``, its
-    track id, box and the fraction of the frame's target mask inside the box (0 on normal frames)."""
+    """Track table ``(N, 7)`` of one video: per frame and tracked box of ``detect(frames)``
+    (clipped to the frame), its track id, box and the fraction of the frame's target mask inside
+    the box (0 on normal frames)."""
     frames = video.read_frames()
     labels = np.asarray(video.frame_labels)
     tracker, rows = Tracker(tracker_cfg), []
-    fps = float(video.fps)
+    fps, (height, width) = float(video.fps), frames.shape[1:3]
     for t, boxes in enumerate(detect(frames)):
-        regions = [Region(Box(int(x), int(y), int(w), int(h)), 1.0, 1.0, 0.0) for x, y, w, h in boxes]
-        tracker.update(regions, stamp_ns=int(t / fps * 1e9), image_size=frames.shape[1:3])
+        x0, y0 = np.maximum(boxes[:, 0], 0).astype(int), np.maximum(boxes[:, 1], 0).astype(int)  # inside the frame
+        x1, y1 = np.minimum(boxes[:, 0] + boxes[:, 2], width).astype(int), np.minimum(boxes[:, 1] + boxes[:, 3], height).astype(int)
+        regions = [Region(Box(int(a), int(b), int(c - a), int(d - b)), 1.0, 1.0, 0.0)
+                   for a, b, c, d in zip(x0, y0, x1, y1) if c > a and d > b]
+        tracker.update(regions, stamp_ns=int(t / fps * 1e9), image_size=(height, width))
         mask = (video.read_mask(t) > 0) if labels[t] else None
         total = float(mask.sum()) if mask is not None else 0.0
         for region in regions:

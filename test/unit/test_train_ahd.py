@@ -309,6 +309,25 @@ def test_track_probe_follows_boxes_and_scores_the_unusual_mover():
     assert result["track_ids_per_target_video"] == 1.0  # one unbroken track holds the target
 
 
+def test_track_probe_clips_a_detector_box_that_leaves_the_frame():
+    import sys
+    from pathlib import Path
+
+    from tvau_ros.data.dataset import TrackSpan, VideoSample
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
+    from track_probe import video_tracks
+
+    frames = np.zeros((5, 120, 320, 3), np.uint8)
+    masks = np.zeros((5, 120, 320), np.int32)
+    masks[:, 80:100, 0:8] = 1  # a target at the left edge
+    video = VideoSample("edge", "s", "test", 5, 120, 320, 15.0, np.ones(5, np.uint8), [TrackSpan(1, 0, 4)],
+                        frame_reader=lambda a, b, s: frames[a:b:s], mask_reader=lambda f: masks[f])
+    table = video_tracks(video, lambda f: [np.array([[-4.0, 78.0, 14.0, 24.0]], np.float32)] * len(f))
+    assert table[:, 2:6].tolist() == [[0, 78, 10, 24]] * 5  # x from -4 clipped to 0, width 14 -> 10
+    assert table[:, 6].tolist() == [1.0] * 5  # the whole target inside (a negative x would wrap the mask slice)
+
+
 def test_person_detector_targets_decode_back_to_their_boxes_and_a_few_steps_fit_them():
     import sys
     from pathlib import Path
