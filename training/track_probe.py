@@ -203,13 +203,16 @@ def logistic_scorer(features: np.ndarray, targets: np.ndarray):
     return lambda x: model.predict_proba(scaler.transform(_log(x)))[:, 1] if len(x) else np.zeros(0)
 
 
-def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride: int) -> dict:
+def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride: int,
+                   features: dict[str, np.ndarray] | None = None) -> dict:
     """Per scorer: ``tvau eval ahd``'s report on every ``stride``-th 8-frame clip (frame score =
     the highest box, 0 without boxes; detections = the scored boxes) and the box-level AUC of
     target boxes (>= 30 % of the target's mask) against all others, overall and per anomaly type
     (videos of one type); plus how often a tracked box holds the target (``target_recall``,
     abnormal frames), how many track ids hold a target in a video that has one (1 per target
-    when tracks never break) and the boxes per frame."""
+    when tracks never break) and the boxes per frame. ``features`` (per video, one row per table
+    row) replaces ``track_features``; a scorer may give NaN to rows outside the evaluated
+    frames, which the box AUC then leaves out."""
     from sklearn.metrics import roc_auc_score
 
     from tvau_ros.evaluation.ahd_benchmark import ClipSubsample
@@ -218,7 +221,7 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
     from tvau_ros.metrics.report import EvalOptions, evaluate_predictions
 
     views = [ClipSubsample(v, 8, stride) for v in videos]
-    features = {v.name: track_features(tables[v.name], v.fps) for v in videos}
+    features = features or {v.name: track_features(tables[v.name], v.fps) for v in videos}
     targets = np.concatenate([tables[v.name][:, 6] >= 0.3 for v in videos])
     kinds = np.concatenate([np.full(len(tables[v.name]), ",".join((v.meta or {}).get("anomaly_types") or ["normal"]))
                             for v in videos])
@@ -234,7 +237,8 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
             scores = scorer(features[video.name])
             box_scores.append(scores)
             full = np.zeros(video.num_frames)
-            np.maximum.at(full, table[:, 0].astype(int), scores)
+            with np.errstate(invalid="ignore"):  # NaN rows lie outside the evaluated frames
+                np.maximum.at(full, table[:, 0].astype(int), scores)
             frame_scores[video.name] = full[view.source_frames]
             position = {int(f): i for i, f in enumerate(view.source_frames)}
             detections[video.name] = [
@@ -242,14 +246,15 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
                 for r, s in zip(table, scores) if int(r[0]) in position]
         report = evaluate_predictions(Predictions(name, frame_scores, detections), views, EvalOptions()).report
         scores = np.concatenate(box_scores)
+        scored = np.isfinite(scores)
         out[name] = {"micro_auc": report["frame"]["micro_auc"], "macro_auc": report["frame"]["macro_auc"],
                      "rbdc": report["region"]["rbdc"], "tbdc": report["region"]["tbdc"],
-                     "box_auc": 100.0 * roc_auc_score(targets, scores)}
-        others, by_type = scores[~targets], {}
-        for kind in sorted(set(kinds[targets])):
+                     "box_auc": 100.0 * roc_auc_score(targets[scored], scores[scored])}
+        others, by_type = scores[~targets & scored], {}
+        for kind in sorted(set(kinds[targets & scored])):
             if "," in kind:
                 continue  # a video with several types: the table does not say which target is which
-            hits = scores[targets & (kinds == kind)]
+            hits = scores[targets & scored & (kinds == kind)]
             by_type[kind] = 100.0 * roc_auc_score(np.r_[np.ones(len(hits)), np.zeros(len(others))], np.r_[hits, others])
         out[name + "_box_auc_by_type"] = by_type
     return out

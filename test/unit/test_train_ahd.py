@@ -362,6 +362,32 @@ def test_person_detector_targets_decode_back_to_their_boxes_and_a_few_steps_fit_
     assert loss.item() < 0.2 * first
 
 
+def test_appearance_probe_crops_boxes_and_scores_an_unseen_shape_with_nan_rows_left_out():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
+    from appearance_probe import appearance_scorer, box_crops
+    from track_probe import evaluate_split
+
+    frame = np.zeros((60, 80, 3), np.uint8)
+    frame[0:10, 0:4] = 200  # a box in the corner: the crop is edge-padded, not shifted
+    crops = box_crops(frame, np.array([[0, 0, 4, 10], [40, 30, 10, 10]]), 28)
+    assert crops.shape == (2, 28, 28, 3)
+    assert crops[0, 14, 14, 0] == 200 and crops[1].max() == 0
+    bank = np.random.default_rng(0).normal(0, 0.05, (50, 8))
+    score = appearance_scorer(bank, 5)
+    assert score(np.full((1, 8), 0.5))[0] > score(np.zeros((1, 8)))[0]
+
+    video = _moving_blocks_video()
+    table = np.array([[f, 1, 280 - 6 * f, 80, 8, 20, 1.0 if f >= 20 else 0.0] for f in range(40)], np.float32)
+    outside = (np.arange(40) // 8) % 2 == 1  # frames stride 2 does not evaluate: NaN, left out of the box AUC
+    label = (np.arange(40) >= 20).astype(float)
+    features = {"clip": np.where(outside, np.nan, label)[:, None]}
+    result = evaluate_split([video], {"clip": table}, {"s": lambda f: f[:, 0]}, stride=2, features=features)
+    assert result["s"]["box_auc"] == 100.0 and result["s"]["micro_auc"] == 100.0
+
+
 @pytest.mark.parametrize("script, args, message", [
     ("track_probe.py", ["--neighbours", "0"], "--neighbours must be >= 1, got 0"),
     ("track_probe.py", ["--splits", "validation,tset"], "unknown split 'tset'"),
@@ -371,6 +397,9 @@ def test_person_detector_targets_decode_back_to_their_boxes_and_a_few_steps_fit_
     ("learnt_tracks.py", ["--epochs", "0"], "--epochs must be >= 1, got 0"),
     ("learnt_tracks.py", ["--threshold", "1.5"], "--threshold must be in (0, 1), got 1.5"),
     ("oracle_tracks.py", ["--dataset", "{empty}", "--config", "nope"], "--config nope: config 'nope' is neither"),
+    ("appearance_probe.py", ["--crop", "50"], "--crop must be a positive multiple of 14, got 50"),
+    ("appearance_probe.py", ["--bank", "0"], "--bank must be >= 1, got 0"),
+    ("appearance_probe.py", ["--tracks", "{missing}"], "has no tracks/train"),
 ])
 def test_track_probes_bad_arguments_exit_with_one_line_naming_the_value(tmp_path, script, args, message):
     import subprocess
