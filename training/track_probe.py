@@ -10,17 +10,18 @@ changes, size against the video's other tracks at that image row, time in view, 
 A one-class model fitted to the boxes of **normal** training frames (kNN distance after
 standardising, no abnormal example seen) scores each box; so does, as a check, a logistic
 regression trained on the training types' target boxes. Only boxes of person-like tracks are
-scored (``person_gate``: old and tall enough; the others score 0). A frame's score is its
-highest box.
+scored (``person_gate``: old and tall enough; the others score 0), and with ``--edge-margin``
+none that the frame border cuts (``edge_boxes``). A frame's score is its highest box.
 The evaluation is ``tvau eval ahd``'s: the frames of ``training/reproduce_default.sh``
 (``--clip-stride`` 8 on validation, 4 on test) and the same metrics code (micro/macro AUC,
 RBDC, TBDC); the anomaly types of validation and test are unseen in training.
 
     python training/track_probe.py --dataset data/default/ubnormal --out outputs/track_probe \\
-        [--splits validation,test] [--neighbours 10] [--min-age 0.5] [--min-size-ratio 0.6] [--workers 2]
+        [--splits validation,test] [--neighbours 10] [--min-age 0.5] [--min-size-ratio 0.6] [--edge-margin 1] [--workers 2]
 
 Tracks are cached per video (``OUT/tracks/SPLIT/VIDEO.npz``), so a rerun only refits;
-``oracle_tracks.py`` writes perfect tracks of every actor in the same layout.
+``oracle_tracks.py`` writes perfect tracks of every actor in the same layout. The summary goes
+to ``OUT/summary.json`` (``OUT/summary_edge_margin_M.json`` with ``--edge-margin M``).
 """
 from __future__ import annotations
 
@@ -140,6 +141,17 @@ def person_gate(features: np.ndarray, min_age_s: float, min_size_ratio: float) -
         (features[:, FEATURES.index("size_ratio")] >= min_size_ratio)
 
 
+def edge_boxes(table: np.ndarray, height: int, width: int, margin: int) -> np.ndarray:
+    """Rows of a track table whose box lies within ``margin`` pixels of the frame border (none for
+    a negative margin). The border cuts such a person, so the box's height and shape are not theirs.
+
+    >>> edge_boxes(np.array([[0, 1, 0, 5, 4, 9, 0], [0, 2, 20, 5, 4, 9, 0]], np.float32), 30, 40, 1).tolist()
+    [True, False]
+    """
+    x, y, w, h = table[:, 2], table[:, 3], table[:, 4], table[:, 5]
+    return (x <= margin) | (y <= margin) | (x + w >= width - margin) | (y + h >= height - margin)
+
+
 def _extract(args) -> tuple[str, np.ndarray]:
     video, path, detect = args
     if path.is_file():
@@ -210,9 +222,11 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
     target boxes (>= 30 % of the target's mask) against all others, overall and per anomaly type
     (videos of one type); plus how often a tracked box holds the target (``target_recall``,
     abnormal frames), how many track ids hold a target in a video that has one (1 per target
-    when tracks never break) and the boxes per frame. ``features`` (per video, one row per table
-    row) replaces ``track_features``; a scorer may give NaN to rows outside the evaluated
-    frames, which the box AUC then leaves out."""
+    when tracks never break) and the boxes per frame; and the percentage of boxes that touch the
+    frame border (``edge_boxes``, 1 px), among all boxes and among the highest boxes of the 300
+    highest-scoring normal frames (``edge_share_top_normal``). ``features`` (per video, one row
+    per table row) replaces ``track_features``; a scorer may give NaN to rows outside the
+    evaluated frames, which the box AUC then leaves out."""
     from sklearn.metrics import roc_auc_score
 
     from tvau_ros.evaluation.ahd_benchmark import ClipSubsample
@@ -228,10 +242,12 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
     abnormal = sum(int(np.sum(v.frame_labels)) for v in videos)
     held = sum(np.unique(tables[v.name][tables[v.name][:, 6] >= 0.3, 0]).size for v in videos)
     ids = [np.unique(t[t[:, 6] >= 0.3, 1]).size for t in tables.values() if (t[:, 6] >= 0.3).any()]
+    edge = np.concatenate([edge_boxes(tables[v.name], v.height, v.width, 1) for v in videos])
     out = {"target_recall": 100.0 * held / max(abnormal, 1), "track_ids_per_target_video": float(np.mean(ids or [0])),
+           "edge_share_all_boxes": 100.0 * float(edge.mean()) if len(edge) else 0.0,
            "boxes_per_frame": sum(len(t) for t in tables.values()) / sum(v.num_frames for v in videos)}
     for name, scorer in scorers.items():
-        frame_scores, detections, box_scores = {}, {}, []
+        frame_scores, detections, box_scores, top_normal = {}, {}, [], []
         for video, view in zip(videos, views):
             table = tables[video.name]
             scores = scorer(features[video.name])
@@ -244,12 +260,20 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
             detections[video.name] = [
                 Detection(video.name, position[int(r[0])], (r[2], r[3], r[2] + r[4] - 1, r[3] + r[5] - 1), float(s))
                 for r, s in zip(table, scores) if int(r[0]) in position]
+            at_edge = edge_boxes(table, video.height, video.width, 1)
+            labels = np.asarray(video.frame_labels)
+            for frame in view.source_frames[labels[view.source_frames] == 0]:
+                rows = np.flatnonzero(table[:, 0] == frame)
+                if len(rows):
+                    best = rows[np.argmax(scores[rows])]
+                    top_normal.append((float(scores[best]), bool(at_edge[best])))
         report = evaluate_predictions(Predictions(name, frame_scores, detections), views, EvalOptions()).report
         scores = np.concatenate(box_scores)
         scored = np.isfinite(scores)
         out[name] = {"micro_auc": report["frame"]["micro_auc"], "macro_auc": report["frame"]["macro_auc"],
                      "rbdc": report["region"]["rbdc"], "tbdc": report["region"]["tbdc"],
-                     "box_auc": 100.0 * roc_auc_score(targets[scored], scores[scored])}
+                     "box_auc": 100.0 * roc_auc_score(targets[scored], scores[scored]),
+                     "edge_share_top_normal": 100.0 * float(np.mean([e for _, e in sorted(top_normal, reverse=True)[:300]] or [0]))}
         others, by_type = scores[~targets & scored], {}
         for kind in sorted(set(kinds[targets & scored])):
             if "," in kind:
@@ -273,6 +297,8 @@ def main() -> None:
                         help="seconds a track must exist before its boxes are scored (others score 0)")
     parser.add_argument("--min-size-ratio", type=float, default=0.6,
                         help="smallest box height, as a fraction of the expected height at its row, that is scored")
+    parser.add_argument("--edge-margin", type=int, default=-1,
+                        help="boxes within this many pixels of the frame border are not scored (-1: they are)")
     args = parser.parse_args()
     if args.neighbours < 1:
         sys.exit(f"track_probe: --neighbours must be >= 1, got {args.neighbours}")
@@ -287,31 +313,44 @@ def main() -> None:
     if not Path(args.dataset).is_dir():
         sys.exit(f"track_probe: --dataset {args.dataset} is not a directory")
 
+    def scored_features(videos, tables) -> dict[str, np.ndarray]:
+        """Per video, the kinematic features and a last column: 1 where the box is scored."""
+        out = {}
+        for v in videos:
+            f = track_features(tables[v.name], v.fps)
+            keep = person_gate(f, args.min_age, args.min_size_ratio) & \
+                ~edge_boxes(tables[v.name], v.height, v.width, args.edge_margin)
+            out[v.name] = np.concatenate([f, keep[:, None]], 1)
+        return out
+
     videos, tables = split_tables(args.dataset, "train", args.out, args.workers)
-    features = np.concatenate([track_features(tables[v.name], v.fps) for v in videos])
+    scored = scored_features(videos, tables)
+    features = np.concatenate([scored[v.name] for v in videos])
+    keep, features = features[:, -1] > 0, features[:, :-1]
     table = np.concatenate([tables[v.name] for v in videos])
     normal_frame = np.concatenate([np.asarray(v.frame_labels)[tables[v.name][:, 0].astype(int)] == 0 for v in videos])
     target = table[:, 6] >= 0.3
-    gate = lambda f: person_gate(f, args.min_age, args.min_size_ratio)  # noqa: E731
-    normal, labelled = normal_frame & gate(features), (target | normal_frame) & gate(features)
+    normal, labelled = normal_frame & keep, (target | normal_frame) & keep
     models = {"one_class_knn": knn_scorer(features[normal], args.neighbours),
               "logistic_seen_types": logistic_scorer(features[labelled], target[labelled])}
-    scorers = {name: (lambda f, m=model: m(f) * gate(f)) for name, model in models.items()}
+    scorers = {name: (lambda f, m=model: m(f[:, :-1]) * f[:, -1]) for name, model in models.items()}
     summary = {"features": list(FEATURES), "min_age_s": args.min_age, "min_size_ratio": args.min_size_ratio,
-               "normal_training_boxes": int(normal.sum())}
+               "edge_margin": args.edge_margin, "normal_training_boxes": int(normal.sum())}
     for split in splits:
         videos, tables = split_tables(args.dataset, split, args.out, args.workers)
-        summary[split] = evaluate_split(videos, tables, scorers, STRIDES[split])
+        summary[split] = evaluate_split(videos, tables, scorers, STRIDES[split], scored_features(videos, tables))
         result = summary[split]
         print(f"{split}: a tracked box holds the target in {result['target_recall']:.1f} % of abnormal frames, "
               f"{result['boxes_per_frame']:.1f} boxes per frame, "
-              f"{result['track_ids_per_target_video']:.1f} track ids hold a target per abnormal video")
+              f"{result['track_ids_per_target_video']:.1f} track ids hold a target per abnormal video, "
+              f"{result['edge_share_all_boxes']:.1f} % of boxes touch the frame border")
         for name in scorers:
             print(f"  {name:20s} " + "  ".join(f"{k} {v:.1f}" for k, v in result[name].items()))
             print(f"  {'':20s} box AUC by type: " + ", ".join(
                 f"{k} {v:.1f}" for k, v in result[name + "_box_auc_by_type"].items()))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    name = "summary.json" if args.edge_margin < 0 else f"summary_edge_margin_{args.edge_margin}.json"
+    (args.out / name).write_text(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":

@@ -328,6 +328,21 @@ def test_track_probe_clips_a_detector_box_that_leaves_the_frame():
     assert table[:, 6].tolist() == [1.0] * 5  # the whole target inside (a negative x would wrap the mask slice)
 
 
+def test_track_probe_edge_boxes_are_those_the_frame_border_cuts():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
+    from track_probe import edge_boxes
+
+    # (frame, track, x, y, w, h, target) in a 120x320 frame: left, top, right, bottom edge, inside
+    table = np.array([[0, 1, 0, 50, 8, 20, 0], [0, 2, 100, 0, 8, 20, 0], [0, 3, 312, 50, 8, 20, 0],
+                      [0, 4, 100, 100, 8, 20, 0], [0, 5, 150, 50, 8, 20, 0]], np.float32)
+    assert edge_boxes(table, 120, 320, 1).tolist() == [True, True, True, True, False]
+    assert edge_boxes(table, 120, 320, 50).tolist() == [True, True, True, True, True]
+    assert not edge_boxes(table, 120, 320, -1).any()  # a negative margin: every box is scored
+
+
 def test_person_detector_targets_decode_back_to_their_boxes_and_a_few_steps_fit_them():
     import sys
     from pathlib import Path
