@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 import torch
 
-from track_probe import FEATURES, STRIDES, evaluate_split, knn_scorer, person_gate, split_tables, track_features
+from track_probe import (FEATURES, STRIDES, distance_scorer, evaluate_split, knn_scorer, person_gate, split_tables,
+                         track_features)
 
 CONTEXT = 1.25  # crop side / the box's longer side: a little of the surroundings
 
@@ -66,26 +67,6 @@ def embed_crops(backbone, crops: np.ndarray, batch: int = 256) -> np.ndarray:
         tokens = torch.nn.functional.normalize(tokens, dim=-1)
         out.append(tokens.permute(1, 0, 2).reshape(tokens.shape[1], -1).numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
-
-
-def appearance_scorer(bank: np.ndarray, neighbours: int):
-    """Scores in [0, 1): d / (1 + d) of the mean distance to the ``neighbours`` nearest bank rows.
-
-    >>> bank = np.random.default_rng(0).normal(0, 0.1, (100, 4))
-    >>> score = appearance_scorer(bank, 5)
-    >>> bool(score(np.ones((1, 4)))[0] > score(np.zeros((1, 4)))[0])
-    True
-    """
-    from sklearn.neighbors import NearestNeighbors
-
-    index = NearestNeighbors(n_neighbors=min(neighbours, len(bank))).fit(bank)
-
-    def score(x: np.ndarray) -> np.ndarray:
-        if not len(x):
-            return np.zeros(0)
-        distance = index.kneighbors(x)[0].mean(1)
-        return distance / (1.0 + distance)
-    return score
 
 
 def split_embeddings(backbone, videos, tables: dict, rows: dict[str, np.ndarray], crop: int,
@@ -172,7 +153,7 @@ def main() -> None:
     kin_rows = np.concatenate([features[v.name][picked[v.name]] for v in videos])
     order = rng.permutation(len(rows))
     bank, held = order[:args.bank], order[args.bank:]
-    appearance = appearance_scorer(rows[bank], args.neighbours)
+    appearance = distance_scorer(rows[bank], args.neighbours)
     calibration = {"appearance": appearance(rows[held]), "kinematic": kinematic(kin_rows[held])}
     stats = {k: (float(v.mean()), float(v.std()) + 1e-6) for k, v in calibration.items()}
     print("held-out normal boxes: " + ", ".join(f"{k} score mean {m:.3f} std {s:.3f}" for k, (m, s) in stats.items()))
@@ -186,10 +167,9 @@ def main() -> None:
     for split in splits:
         videos, tables = split_tables(args.dataset, split, args.tracks, 1)
         features = {v.name: track_features(tables[v.name], v.fps) for v in videos}
-        evaluated = {}
-        for v in videos:
-            frames = ClipSubsample(v, 8, STRIDES[split]).source_frames
-            evaluated[v.name] = np.flatnonzero(np.isin(tables[v.name][:, 0].astype(int), frames) & gate(features[v.name]))
+        in_frames = {v.name: np.isin(tables[v.name][:, 0].astype(int), ClipSubsample(v, 8, STRIDES[split]).source_frames)
+                     for v in videos}
+        evaluated = {v.name: np.flatnonzero(in_frames[v.name] & gate(features[v.name])) for v in videos}
         print(f"{split}: encoding {sum(map(len, evaluated.values()))} boxes of the evaluated frames")
         embedded = split_embeddings(backbone, videos, tables, evaluated, args.crop,
                                     cache / f"{split}.npz")
@@ -197,9 +177,8 @@ def main() -> None:
         for v in videos:
             # columns: the kinematic features, then the appearance and kinematic z-scores of the
             # encoded rows; NaN outside the evaluated frames, and a gated-out row scores 0
-            table, f = tables[v.name], features[v.name]
-            in_frames = np.isin(table[:, 0].astype(int), ClipSubsample(v, 8, STRIDES[split]).source_frames)
-            extra = np.where(in_frames[:, None], -np.inf, np.nan) * np.ones((1, 2))
+            f = features[v.name]
+            extra = np.where(in_frames[v.name][:, None], -np.inf, np.nan) * np.ones((1, 2))
             idx = evaluated[v.name]
             if len(idx):
                 extra[idx, 0] = z("appearance", appearance(embedded[v.name]))

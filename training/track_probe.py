@@ -181,27 +181,39 @@ def _log(x: np.ndarray) -> np.ndarray:
     return np.log1p(np.maximum(x, 0.0))  # every feature is >= 0; speeds and times are heavy-tailed
 
 
+def distance_scorer(bank: np.ndarray, neighbours: int):
+    """Scores in [0, 1): d / (1 + d) of d = mean distance to the ``neighbours`` nearest rows of
+    ``bank`` (vectors used as they are).
+
+    >>> score = distance_scorer(np.random.default_rng(0).normal(0, 0.1, (100, 4)), 5)
+    >>> bool(score(np.ones((1, 4)))[0] > score(np.zeros((1, 4)))[0])
+    True
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    index = NearestNeighbors(n_neighbors=min(neighbours, len(bank))).fit(bank)
+
+    def score(x: np.ndarray) -> np.ndarray:
+        if not len(x):
+            return np.zeros(0)
+        distance = index.kneighbors(x)[0].mean(1)
+        return distance / (1.0 + distance)
+    return score
+
+
 def knn_scorer(normal: np.ndarray, neighbours: int, max_bank: int = 20000, seed: int = 0):
-    """One-class scores in [0, 1): d / (1 + d) of d = mean distance to the ``neighbours`` nearest
-    normal feature vectors (``log1p``, standardised with the normal set's mean and spread).
+    """One-class ``distance_scorer`` of kinematic features: ``log1p``, standardised with the
+    normal set's mean and spread (at most ``max_bank`` normal rows kept).
 
     >>> normal = np.random.default_rng(0).uniform(0.5, 1.0, (200, 3))
     >>> score = knn_scorer(normal, 5)
     >>> bool(score(np.array([[5.0, 0.7, 0.7]]))[0] > score(np.array([[0.7, 0.7, 0.7]]))[0])
     True
     """
-    from sklearn.neighbors import NearestNeighbors
-
     bank = _log(normal[np.random.default_rng(seed).permutation(len(normal))[:max_bank]])
     mean, std = bank.mean(0), bank.std(0) + 1e-6
-    index = NearestNeighbors(n_neighbors=min(neighbours, len(bank))).fit((bank - mean) / std)
-
-    def score(x: np.ndarray) -> np.ndarray:
-        if not len(x):
-            return np.zeros(0)
-        distance = index.kneighbors((_log(x) - mean) / std)[0].mean(1)
-        return distance / (1.0 + distance)
-    return score
+    score = distance_scorer((bank - mean) / std, neighbours)
+    return lambda x: score((_log(x) - mean) / std) if len(x) else np.zeros(0)
 
 
 def logistic_scorer(features: np.ndarray, targets: np.ndarray):

@@ -382,8 +382,8 @@ def test_appearance_probe_crops_boxes_and_scores_an_unseen_shape_with_nan_rows_l
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
-    from appearance_probe import appearance_scorer, box_crops
-    from track_probe import evaluate_split
+    from appearance_probe import box_crops
+    from track_probe import distance_scorer, evaluate_split
 
     frame = np.zeros((60, 80, 3), np.uint8)
     frame[0:10, 0:4] = 200  # a box in the corner: the crop is edge-padded, not shifted
@@ -391,7 +391,7 @@ def test_appearance_probe_crops_boxes_and_scores_an_unseen_shape_with_nan_rows_l
     assert crops.shape == (2, 28, 28, 3)
     assert crops[0, 14, 14, 0] == 200 and crops[1].max() == 0
     bank = np.random.default_rng(0).normal(0, 0.05, (50, 8))
-    score = appearance_scorer(bank, 5)
+    score = distance_scorer(bank, 5)
     assert score(np.full((1, 8), 0.5))[0] > score(np.zeros((1, 8)))[0]
 
     video = _moving_blocks_video()
