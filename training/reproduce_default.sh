@@ -7,7 +7,7 @@
 #   DEVICE=cuda SIZE=336x448 PAIRS=16 training/reproduce_default.sh    # the GPU sweep (README)
 #
 # Settings (environment): DEVICE (cpu | cuda), SIZE (model input HxW, multiples of 14), PAIRS
-# (frame pairs cached per video), EPOCHS, DATA (benchmark root), CACHE (feature caches), RUN
+# (frame pairs cached per video), EPOCHS (a RUN trained with other EPOCHS is refused: use another RUN), DATA (benchmark root), CACHE (feature caches), RUN
 # (checkpoints + reports), WORKERS (generator processes), COMPARE (extra NAME=CHECKPOINT pairs
 # evaluated in the same run, e.g. the shipped model), SPLITS (test and/or validation).
 # Run from the repository root after `make setup` (or anywhere tvau_ros is importable).

@@ -35,8 +35,8 @@ def test_round_trip(tmp_path):
     assert restored.logit_scale == 7.0
 
 
-def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="AHD checkpoint not found: .*nope.safetensors"):
+def test_missing_file_names_file_and_expected_keys(tmp_path):
+    with pytest.raises(FileNotFoundError, match="AHD checkpoint not found: .*nope.safetensors .*'config', 'dims'"):
         load_ahd_checkpoint(tmp_path / "nope.safetensors")
 
 

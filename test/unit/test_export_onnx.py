@@ -112,17 +112,19 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert "AHD checkpoint not found" in capsys.readouterr().err
 
 
-def test_cli_bench_onnxruntime(exported, tmp_path, capsys):
+def test_cli_bench_torch_and_onnxruntime(exported, tmp_path, capsys):
     _, onnx_path, checkpoint, _ = exported
     report = tmp_path / "bench.json"
-    code = main(["bench", "ahd", "--checkpoint", str(checkpoint), "--onnx", str(onnx_path), "--runtime", "onnxruntime",
-                 "--iters", "2", "--warmup", "0", "--threads", "1", "--json", str(report)])
+    code = main(["bench", "ahd", "--checkpoint", str(checkpoint), "--onnx", str(onnx_path), "--runtime", "torch",
+                 "onnxruntime", "--iters", "2", "--warmup", "0", "--threads", "1", "--json", str(report)])
     assert code == 0
     rows = json.loads(report.read_text())
-    assert rows[0]["runtime"] == "onnxruntime" and rows[0]["input_size"] == [56, 84]
-    assert rows[0]["fps"] > 0 and rows[0]["latency_ms_p95"] >= rows[0]["latency_ms_p50"] > 0
-    assert rows[0]["peak_rss_mb"] > 50
-    assert "onnxruntime" in capsys.readouterr().out
+    assert [r["runtime"] for r in rows] == ["torch", "onnxruntime"]
+    for row in rows:
+        assert row["input_size"] == [56, 84] and row["fps"] > 0
+        assert row["latency_ms_p95"] >= row["latency_ms_p50"] > 0 and row["peak_rss_mb"] > 50
+    printed = capsys.readouterr().out
+    assert "torch" in printed and "onnxruntime" in printed
 
 
 def test_onnxruntime_deployment_never_imports_torch(exported):

@@ -17,23 +17,26 @@ MODEL = {"backbone": "dinov2_minilm", "layers": [1, 2], "input_size": [28, 42], 
          "motion": True, "mlp_hidden": 16, "logit_scale": 10.0}
 
 
-def _write_cache(root, videos):
-    """Tokens whose first channel marks abnormal cells, so a head can learn the targets."""
+def _write_cache(root, videos, temporal_patch=1):
+    """Tokens whose first channel marks abnormal cells, so a head can learn the targets. With
+    ``temporal_patch`` 2 each (t - k, t) pair is one temporal step, as a Qwen2.5-VL cache holds it."""
     rng = np.random.default_rng(0)
     entries = []
     for split, name, abnormal, category in videos:
         targets = np.zeros((3, 2, 2, 3), np.float16)
         if abnormal:
             targets[:, :, 1, 2] = 1.0
-        tokens = rng.normal(size=(3, 2, 2, 2, 3, 8)).astype(np.float16)
-        tokens[..., 0] = np.moveaxis(targets, 0, 0)[:, None] * 3.0
+        steps = 2 // temporal_patch
+        tokens = rng.normal(size=(3, 2, steps, 2, 3, 8)).astype(np.float16)
+        tokens[..., 0] = targets[:, None, :steps] * 3.0
         (root / split).mkdir(parents=True, exist_ok=True)
         labels = np.full((3, 2), int(abnormal), np.uint8)
         np.savez(root / f"{split}/{name}.npz", tokens=tokens, targets=targets, labels=labels)
         entries.append({"name": name, "split": split, "file": f"{split}/{name}.npz", "abnormal": abnormal,
                         "categories": [category] if abnormal else [], "pairs": 3})
     text = [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]]
-    (root / "index.json").write_text(json.dumps({"settings": {}, "dims": DIMS, "grid": [2, 3],
+    dims = {**DIMS, "temporal_patch": temporal_patch}
+    (root / "index.json").write_text(json.dumps({"settings": {}, "dims": dims, "grid": [2, 3],
                                                  "text_features": text, "videos": entries}))
     return FeatureCache(root)
 
@@ -64,13 +67,70 @@ def test_training_lowers_the_validation_loss_and_writes_a_loadable_checkpoint(tm
     assert float(prob[0, :, 1, 2].mean()) > float(prob[0, :, 0, 0].mean())  # abnormal cell scores higher
 
 
-def test_resume_continues_from_the_last_epoch(tmp_path):
+def _head_tensors(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_an_interrupted_run_resumes_to_the_same_weights_as_an_uninterrupted_one(tmp_path, monkeypatch):
+    import tvau_ros.train.ahd_trainer as trainer
+
+    cache = _write_cache(tmp_path / "cache", VIDEOS)
+    runs = {name: TrainConfig(model=MODEL, out_dir=str(tmp_path / name), epochs=3, batch_size=2, lr=0.02, seed=1)
+            for name in ("straight", "again", "interrupted")}
+    train_ahd(runs["straight"], cache, progress=False)
+    train_ahd(runs["again"], cache, progress=False)
+    straight, again = _head_tensors(tmp_path / "straight" / "ahd.safetensors"), _head_tensors(tmp_path / "again" / "ahd.safetensors")
+    assert all(torch.equal(straight[k], again[k]) for k in straight)  # the same seed gives the same weights
+
+    evaluate, calls = trainer.evaluate_loss, []
+
+    def killed_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # after epoch 1's state was saved, before epoch 2's
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "evaluate_loss", killed_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_ahd(runs["interrupted"], cache, progress=False)
+    monkeypatch.setattr(trainer, "evaluate_loss", evaluate)
+    train_ahd(runs["interrupted"], cache, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "interrupted" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2, 3]
+    resumed = _head_tensors(tmp_path / "interrupted" / "ahd.safetensors")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    train_ahd(runs["interrupted"], cache, progress=False)  # finished: nothing left to do
+    assert len((tmp_path / "interrupted" / "train_log.jsonl").read_text().splitlines()) == 3
+
+
+def test_resuming_with_other_epochs_is_an_error_naming_both_schedules(tmp_path):
     cache = _write_cache(tmp_path / "cache", VIDEOS)
     cfg = TrainConfig(model=MODEL, out_dir=str(tmp_path / "out"), epochs=2, batch_size=4, seed=1)
     train_ahd(cfg, cache, progress=False)
-    longer = TrainConfig(**{**cfg.to_dict(), "epochs": 2})
-    train_ahd(longer, cache, progress=False)  # nothing left to do
-    assert len((tmp_path / "out" / "train_log.jsonl").read_text().splitlines()) == 2
+    longer = TrainConfig(**{**cfg.to_dict(), "epochs": 5})
+    with pytest.raises(ValueError, match=r"last.pt is a run of 6 steps and this config asks for 15 \(5 epochs x 3 steps\)"):
+        train_ahd(longer, cache, progress=False)
+    train_ahd(longer, cache, resume=False, progress=False)  # --restart
+    assert len((tmp_path / "out" / "train_log.jsonl").read_text().splitlines()) == 5
+
+
+def test_training_on_two_frame_temporal_patches_scores_both_frames(tmp_path):
+    cache = _write_cache(tmp_path / "cache", VIDEOS, temporal_patch=2)
+    model = {**MODEL, "motion": False}
+    cfg = TrainConfig(model=model, out_dir=str(tmp_path / "out"), epochs=15, batch_size=4, lr=0.02, seed=1)
+    path = train_ahd(cfg, cache, progress=False)
+    log = [json.loads(line) for line in (tmp_path / "out" / "train_log.jsonl").read_text().splitlines()]
+    assert log[-1]["val_loss"] < log[0]["val_loss"]
+    head = load_ahd_checkpoint(path).build_head()
+    tokens, _ = cache.load(cache.videos("validation"))
+    with torch.no_grad():
+        maps = head.class_maps(tokens[:1].float())
+    assert maps.shape == (1, 1, 2, 2, 3)
+    assert head.heatmap(maps, frames=2).shape == (1, 2, 28, 42)  # one patch -> both frames, at 14 px per cell
+    with pytest.raises(ValueError, match="model.motion needs both frames of a cached pair.*set model.motion to false"):
+        train_ahd(TrainConfig(**{**cfg.to_dict(), "model": MODEL, "out_dir": str(tmp_path / "motion")}), cache, progress=False)
 
 
 def test_focal_dice_prefers_the_right_map():

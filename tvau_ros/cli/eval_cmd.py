@@ -179,7 +179,7 @@ def _add_ahd(subparsers) -> None:
     parser.add_argument("--checkpoint", type=_parse_method, action="append", default=[],
                         metavar="NAME=PATH", help="an AHD checkpoint to evaluate (repeatable)")
     parser.add_argument("--motion-baseline", action="store_true",
-                        help="also evaluate the classical motion baseline (MOG2 blobs)")
+                        help="also evaluate the classical motion baseline (background difference + optical flow blobs)")
     parser.add_argument("--clip-stride", type=_positive_int, default=1,
                         help="evaluate every k-th clip of clip_len frames of each video, the same "
                              "frames for every method (default 1: all frames)")

@@ -76,7 +76,10 @@ def _run_ahd(args: argparse.Namespace) -> int:
         if rank == 0:
             print(f"train: feature cache ready in {cfg.cache_dir}")
         return 0
-    path = train_ahd(cfg, cache, resume=not args.restart, progress=not args.quiet, device=device)
+    try:
+        path = train_ahd(cfg, cache, resume=not args.restart, progress=not args.quiet, device=device)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"training into {cfg.out_dir}: {exc}") from None
     if rank == 0:
         print(f"train: checkpoint {path}")
     return 0

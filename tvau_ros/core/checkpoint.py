@@ -96,7 +96,8 @@ def load_ahd_checkpoint(path: str | os.PathLike) -> AHDCheckpoint:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"AHD checkpoint not found: {path}")
+        raise FileNotFoundError(f"AHD checkpoint not found: {path} (expected a safetensors file with header keys "
+                                f"{list(HEADER_KEYS)}, as `tvau train ahd` writes)")
     try:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}

@@ -133,7 +133,7 @@ class AHDGroup:
                 tokens = self.backbone.encode(piece)
                 for name, head in self.heads.items():
                     maps = head.class_maps(tokens)
-                    out[name].append(head.heatmap(maps, frames=tokens.shape[1], size=out_size)[lead:].cpu().numpy())
+                    out[name].append(head.heatmap(maps, frames=piece.shape[0], size=out_size)[lead:].cpu().numpy())
         return {name: np.concatenate(parts) for name, parts in out.items()}
 
 
@@ -243,6 +243,7 @@ def per_type_micro_auc(result: MethodResult, videos: Sequence[VideoSample]) -> d
 
 def load_groups(checkpoints: dict[str, str], device: str = "cpu") -> list[AHDGroup]:
     """Load checkpoints and group the heads by the encoder they need, on ``device``."""
+    from tvau_ros.core.ahd import check_input_size
     from tvau_ros.core.backbones import build_backbone
     from tvau_ros.core.checkpoint import load_ahd_checkpoint
     from tvau_ros.train.features import randomize_encoder
@@ -259,6 +260,7 @@ def load_groups(checkpoints: dict[str, str], device: str = "cpu") -> list[AHDGro
     for (backbone_name, layers, _, model_path, (init, seed)), members in grouped.items():
         cfg = members[0][1].config
         backbone = build_backbone(backbone_name, layers, cfg.cache_dir, model_path)
+        check_input_size(cfg, backbone)
         if init == "random":
             randomize_encoder(backbone.vision, seed)
         heads = {name: ckpt.build_head().eval() for name, ckpt in members}

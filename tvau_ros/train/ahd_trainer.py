@@ -95,8 +95,13 @@ def dist_info(device: str = "cpu") -> tuple[int, int]:
 
 
 def _loss(class_maps, logit_scale: float, tokens, targets, cfg: TrainConfig) -> torch.Tensor:
-    """Loss of one batch: tokens ``(B, L, 2, H', W', D)``, cell coverage ``(B, 2, H', W')``."""
+    """Loss of one batch: tokens ``(B, L, T', H', W', D)`` of a frame pair (T' = 2 for a
+    frame-wise encoder, 1 for one 2-frame temporal patch), cell coverage ``(B, 2, H', W')``.
+    A temporal patch's map stands for both of its frames, as ``AnomalyHeatmapDecoder.heatmap``
+    repeats it at inference."""
     prob = torch.softmax(logit_scale * class_maps(tokens.float()), dim=-3).select(-3, ABNORMAL)
+    if prob.shape[1] != targets.shape[1]:
+        prob = prob.repeat_interleave(targets.shape[1] // prob.shape[1], dim=1)
     labels = (targets >= max(cfg.target_min_fraction, 1e-6)).float()
     prob, labels = prob.flatten(0, 1), labels.flatten(0, 1)
     loss = focal_dice_loss(prob, labels, cfg.focal_gamma, cfg.focal_alpha, cfg.dice_weight)
@@ -148,6 +153,10 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
     if not train_videos:
         raise ValueError(f"no training videos in the feature cache {cache.root}")
     tokens, targets = cache.load(train_videos)
+    if model_cfg.motion and tokens.shape[2] < 2:
+        raise ValueError(f"model.motion needs both frames of a cached pair as separate steps, but the cache {cache.root} "
+                         f"holds one {cache.dims.get('temporal_patch')}-frame temporal patch per pair: set model.motion "
+                         f"to false (the temporal patch already sees both frames)")
     val_entries = cache.videos("validation")
     val = cache.load(val_entries) if val_entries else None
 
@@ -161,6 +170,12 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
         log_path.unlink(missing_ok=True)
     if resume and state_path.is_file():
         state = torch.load(state_path, weights_only=False, map_location=device)
+        saved_steps = state["scheduler"].get("total_steps")
+        if saved_steps is not None and saved_steps != scheduler.total_steps:
+            raise ValueError(
+                f"{state_path} is a run of {saved_steps} steps and this config asks for {scheduler.total_steps} "
+                f"({cfg.epochs} epochs x {steps_per_epoch} steps): a one-cycle learning-rate schedule cannot be "
+                f"extended or shortened; train into another out_dir, or pass --restart")
         head.load_state_dict(state["head"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

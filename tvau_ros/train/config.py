@@ -33,7 +33,6 @@ class TrainConfig:
     dice_weight: float = 1.0
     frame_weight: float = 0.0              # weight of the frame-maximum BCE term (0: off)
     seed: int = 0
-    num_workers: int = 0
 
     def __post_init__(self) -> None:
         if self.regime not in REGIMES:

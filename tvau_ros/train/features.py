@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import torch
 
-from tvau_ros.core.ahd import AHDConfig, backbone_dims, cached_text_features
+from tvau_ros.core.ahd import AHDConfig, backbone_dims, cached_text_features, check_input_size
 from tvau_ros.core.clip import preprocess_clip
 from tvau_ros.core.prompts import load_prompt_set
 from tvau_ros.data.dataset import VideoSample
@@ -133,6 +133,7 @@ def build_feature_cache(
     reuse = bool(old) and encoder_settings(**_stored(old.get("settings", {}))) == settings
 
     backbone = build_backbone(model_config.backbone, model_config.layers, model_config.cache_dir, model_config.model_path)
+    check_input_size(model_config, backbone)  # an encoder would floor the grid and drop the edge pixels
     text_features = cached_text_features(backbone, load_prompt_set(model_config.prompts), model_config.cache_dir)
     if encoder_init == "random":
         randomize_encoder(backbone.vision, seed)

@@ -134,15 +134,23 @@ class Qwen25VLBackbone:
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, layers: Sequence[int] = (1, 8, 16, 32), dtype: str = "auto", device: str | None = None):
-        """Load weights (and the tokenizer, if the folder has one) from a local folder."""
+        """Load weights (and the tokenizer, if the folder has one) from a local folder, without
+        transformers' progress bar (it would land in node logs and in quiet CLI runs)."""
         from pathlib import Path
 
         from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
+        from transformers.utils import logging as hf_logging
 
         folder = Path(path)
         if not (folder / "config.json").is_file():
             raise FileNotFoundError(f"no Qwen2.5-VL checkpoint at {folder} (config.json missing)")
-        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(folder), local_files_only=True, dtype=dtype)
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            model = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(folder), local_files_only=True, dtype=dtype)
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         if device:
             model = model.to(device)
         if (folder / "tokenizer.json").is_file() or (folder / "vocab.json").is_file():
