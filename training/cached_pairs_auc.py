@@ -41,7 +41,13 @@ def cached_pairs_auc(checkpoint: str, cache_dir: str, split: str = "validation",
         raise ValueError(f"{cache_dir}: no {split} videos in the cache")
     tokens, targets = cache.load(entries)
     labels = np.concatenate([np.load(cache.root / e["file"])["labels"] for e in entries])[:, 1]
-    probs = cell_probs(head, tokens)[:, 1]
+    return score_summary(cell_probs(head, tokens)[:, 1], targets, labels, cell_fraction)
+
+
+def score_summary(probs: torch.Tensor, targets: torch.Tensor, labels: np.ndarray, cell_fraction: float = 0.05) -> dict:
+    """Frame AUC of the highest cell, cell AUC and how often the target's highest cell beats the
+    rest of its frame, from cell scores ``(N, H', W')`` of the pairs' second frames, their cell
+    coverage ``(N, 2, H', W')`` and frame labels ``(N,)``."""
     frame_scores = probs.flatten(1).max(1).values.numpy()
     on_target = targets[:, 1] >= cell_fraction
     cells = on_target.flatten().numpy()

@@ -90,7 +90,7 @@ def test_qwen2_5_vl_from_a_local_folder_trains_and_is_evaluated_on_every_frame(t
     torch.manual_seed(0)
     Qwen2_5_VLForConditionalGeneration(config).save_pretrained(tmp_path / "qwen")  # no tokenizer: the packaged one
     settings = ["--set", "model.backbone=qwen2_5_vl", "--set", "model.layers=[1, 2, 3, 4]", "--set", "model.motion=false",
-                "--set", "model.mlp_hidden=16", "--set", f"model.model_path={tmp_path / 'qwen'}", "--set", "pairs_per_video=2"]
+                "--set", "model.mlp_hidden=16", "--set", f"model.model_path={tmp_path / 'qwen'}", "--set", "pairs_per_video=30"]
     train = ["train", "ahd", "--config", "training/configs/ahd_fine_tuned.yaml", "--dataset", str(smoke),
              "--epochs", "1", "--quiet", *settings]
     odd = _run([*train, "--set", "model.input_size=[56, 70]", "--out", str(tmp_path / "odd"), "--cache", str(tmp_path / "odd_cache")])
@@ -98,8 +98,13 @@ def test_qwen2_5_vl_from_a_local_folder_trains_and_is_evaluated_on_every_frame(t
     assert len(odd.stderr.strip().splitlines()) == 1, odd.stderr
     trained = _run([*train, "--set", "model.input_size=[56, 84]", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")])
     assert trained.returncode == 0, trained.stdout + trained.stderr
+    again = _run([*train, "--set", "model.input_size=[56, 84]", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"),
+                  "--cache-only"])  # every video's tokens are reused
+    assert again.returncode == 0, again.stderr
     index = json.loads((tmp_path / "cache" / "index.json").read_text())
     assert index["dims"]["temporal_patch"] == 2
+    for entry in index["videos"]:  # the index counts the pairs each file holds, also for reused files
+        assert entry["pairs"] == len(np.load(tmp_path / "cache" / entry["file"])["frames"])
     done = _run(["eval", "ahd", "--dataset", str(smoke), "--split", "test", "--checkpoint", f"qwen={tmp_path / 'out' / 'ahd.safetensors'}",
                  "--motion-baseline", "--clip-stride", "2", "--out", str(tmp_path / "eval"), "--quiet"])
     assert done.returncode == 0, done.stdout + done.stderr

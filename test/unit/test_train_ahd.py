@@ -463,7 +463,32 @@ def test_appearance_probe_crops_boxes_and_scores_an_unseen_shape_with_nan_rows_l
     assert result["s"]["box_auc"] == 100.0 and result["s"]["micro_auc"] == 100.0
 
 
+def test_token_knn_probe_scores_cells_unlike_normal_ones_higher(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
+    from token_knn_probe import token_knn_probe
+
+    cache = _write_cache(tmp_path / "cache", VIDEOS)
+    rng = np.random.default_rng(1)
+    for entry in cache.index["videos"]:  # every cell near one token, an abnormal cell near another one
+        with np.load(cache.root / entry["file"]) as data:
+            arrays = dict(data)
+        tokens = np.tile(np.eye(8, dtype=np.float16)[1], (3, 2, 2, 2, 3, 1)) + rng.normal(0, 0.05, (3, 2, 2, 2, 3, 8))
+        tokens[..., 0] += 2.0 * arrays["targets"][:, None]
+        np.savez(cache.root / entry["file"], **{**arrays, "tokens": tokens.astype(np.float16)})
+    result = token_knn_probe(cache, [0, 1], ["appearance", "motion"], bank=1000, neighbours=1)
+    assert result["frames"] == 6 and result["cell_auc"] > 90 and result["target_above_other"] == 1.0
+    per_scene = token_knn_probe(cache, [0], ["appearance"], position=1.0, per_scene=True, bank=1000, neighbours=1)
+    assert per_scene["cell_auc"] > 90  # the names hold no scene with normal pairs: the global bank serves
+
+
 @pytest.mark.parametrize("script, args, message", [
+    ("token_knn_probe.py", ["{missing}"], "feature cache index not found"),
+    ("token_knn_probe.py", ["{cache}", "--layers", "9"], "--layers 9 is not in the cache (cached blocks: [1, 4, 8, 12])"),
+    ("token_knn_probe.py", ["{cache}", "--parts", "colour"], "--parts 'colour': choose among appearance, motion"),
+    ("token_knn_probe.py", ["{cache}", "--bank", "0"], "got 0, 3, 5 and 0.0"),
     ("track_probe.py", ["--neighbours", "0"], "--neighbours must be >= 1, got 0"),
     ("track_probe.py", ["--splits", "validation,tset"], "unknown split 'tset'"),
     ("track_probe.py", ["--dataset", "{missing}"], "is not a directory"),
@@ -482,8 +507,10 @@ def test_track_probes_bad_arguments_exit_with_one_line_naming_the_value(tmp_path
     from pathlib import Path
 
     (tmp_path / "empty").mkdir()
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "index.json").write_text(json.dumps({"settings": {"encoder": {"layers": [1, 4, 8, 12]}}, "videos": []}))
     script = Path(__file__).resolve().parents[2] / "training" / script
-    argv = [a.format(missing=tmp_path / "missing", empty=tmp_path / "empty") for a in args]
+    argv = [a.format(missing=tmp_path / "missing", empty=tmp_path / "empty", cache=tmp_path / "cache") for a in args]
     done = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

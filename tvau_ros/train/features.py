@@ -154,7 +154,7 @@ def build_feature_cache(
     for split, video in tqdm(jobs, desc=f"encoding ({encoder_init} encoder)", disable=not progress, unit="video"):
         file = f"{split}/{video.name}.npz"
         if reuse and (root / file).is_file():
-            entries.append(entry(split, video, min(pairs_per_video, video.num_frames - gap)))
+            entries.append(entry(split, video, len(choose_pairs(video, pairs_per_video, abnormal_fraction, seed, gap))))
             continue
         ends = choose_pairs(video, pairs_per_video, abnormal_fraction, seed, gap)
         frames = [int(f) for t in ends for f in (t - gap, t)]
