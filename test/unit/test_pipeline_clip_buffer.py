@@ -32,8 +32,8 @@ def test_slow_consumer_gets_newest_clip_and_drops_are_counted():
         buf.append(f)
     clip = buf.take()
     assert [f.stamp_ns for f in clip.frames] == [6, 7, 8]
-    assert clip.dropped == 5 and buf.dropped_frames == 5
-    assert clip.new_count == 3
+    assert clip.dropped == 3 and buf.dropped_frames == 3  # frames 3, 4, 5 left the ring uncovered
+    assert clip.new_count == 3 and clip.new_count + clip.dropped == 6  # no frame is both new and dropped
     assert len(buf) == 3  # the ring never holds more than T frames
 
 

@@ -217,3 +217,38 @@ def test_reset_starts_a_new_stream_and_ends_open_episodes(sample):
     assert pipe.submit(frames[0], stamp(0)).accepted  # an earlier stamp is fine after a reset
     later = run(pipe, frames[41:46], start=41)
     assert later[0].ended_track_ids == [1]
+
+
+def test_evidence_owns_only_its_new_frames_heatmaps(sample):
+    frames, _ = sample
+    pipe = make_pipeline(clip={"stride": 2})
+    evidence = run(pipe, frames[:9])
+    assert [e.heatmaps.shape[0] for e in evidence] == [5, 2, 2]
+    # a view would keep the whole clip's heatmaps alive while nbytes counts two frames
+    assert all(e.heatmaps.base is None for e in evidence)
+    assert evidence[-1].nbytes() >= evidence[-1].heatmaps.nbytes == 2 * 240 * 320 * 4
+
+
+def test_processed_fps_counts_frames_not_clips(monkeypatch):
+    from tvau_ros.core import pipeline as pipeline_module
+
+    stats = pipeline_module.PipelineStats()
+    now = [100.0]
+    monkeypatch.setattr(pipeline_module.time, "monotonic", lambda: now[0])
+    for _ in range(3):  # a clip of 8 new frames every second
+        stats.record_processed(0.1, frames=8)
+        now[0] += 1.0
+    now[0] -= 1.0
+    assert stats.processed_fps() == pytest.approx(8.0)
+    assert stats.snapshot()["processed_frames"] == 24
+
+
+def test_finish_ends_open_episodes_in_the_last_evidence(sample):
+    frames, _ = sample
+    pipe = make_pipeline(clip={"stride": 4})
+    evidence = run(pipe, frames[:42])  # frames 41 and 42 are not covered yet: finish processes them
+    started = {i for e in evidence for i in e.started_track_ids} - {i for e in evidence for i in e.ended_track_ids}
+    assert started  # the runner's episode is still open
+    last = pipe.finish()
+    assert last.new_frame_indices[-1] == 41 and set(last.ended_track_ids) >= started
+    assert pipe.episodes.open() == [] and pipe.finish() is None

@@ -7,6 +7,7 @@ layout), ``events.jsonl`` (one event per processed clip) and ``summary.json``; p
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from tvau_ros.cli import CliError
 
@@ -71,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     if args.topic and kind != "bag":
         raise CliError("--topic only applies to --bag")
     cfg = pipeline_config_from_args(args)
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"--out {args.out}: cannot create the output folder ({exc.strerror or exc})") from None
     try:
         source = open_source(path, kind, topic=args.topic, fps=args.fps)
     except SourceError as exc:

@@ -2,9 +2,9 @@
 
 A clip is *due* once the ring is full and ``stride`` new frames arrived since the last clip
 was taken. When the consumer is slower than the camera, more than ``stride`` frames arrive
-between two ``take()`` calls; the clip taken is still the newest one, and the frames by which
-processing fell behind its schedule are counted in ``dropped_frames`` (memory never grows:
-the ring holds at most T frames).
+between two ``take()`` calls; the clip taken is still the newest one, and the frames that left
+the ring before any clip covered them (so they never get a heatmap) are counted in
+``dropped_frames`` (memory never grows: the ring holds at most T frames).
 
 >>> import numpy as np
 >>> from tvau_ros.core.types import Frame
@@ -16,9 +16,14 @@ the ring holds at most T frames).
 3
 >>> [buf.append(Frame(img, stamp_ns=i)) for i in range(3, 6)]
 [False, True, True]
->>> clip = buf.take()          # taken one frame late: the newest clip, one frame dropped
+>>> clip = buf.take()          # taken one frame late: all three new frames are in it
 >>> [f.stamp_ns for f in clip.frames], clip.new_count, clip.dropped
-([3, 4, 5], 3, 1)
+([3, 4, 5], 3, 0)
+>>> [buf.append(Frame(img, stamp_ns=i)) for i in range(6, 11)]
+[False, True, True, True, True]
+>>> clip = buf.take()          # five new frames, three fit: frames 6 and 7 get no heatmap
+>>> [f.stamp_ns for f in clip.frames], clip.new_count, clip.dropped
+([8, 9, 10], 3, 2)
 """
 from __future__ import annotations
 
@@ -84,8 +89,7 @@ class ClipBuffer:
         """
         if not (self.due() or (force and self.has_uncovered())):
             raise RuntimeError("no clip is due")
-        schedule = self.length if self._first else self.stride
-        dropped = max(0, self._pending - schedule)
+        dropped = max(0, self._pending - self.length)  # left the ring before any clip covered them
         clip = Clip(tuple(self._frames), min(self._pending, self.length), dropped, self.generation)
         self.dropped_frames += dropped
         self._pending = 0

@@ -35,6 +35,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from tvau_ros.core.config_values import typed_section
 from tvau_ros.core.engine import HeatmapResult
 
 
@@ -55,8 +56,9 @@ class MotionBaselineConfig:
             raise ValueError(f"motion_baseline.clip_length must be >= 2 (it compares frames), got {self.clip_length}")
         if self.work_side < 16:
             raise ValueError(f"motion_baseline.work_side must be >= 16, got {self.work_side}")
-        if self.speed_scale <= 0:
-            raise ValueError(f"motion_baseline.speed_scale must be > 0, got {self.speed_scale}")
+        for name in ("speed_scale", "speed_ref", "size_ref"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"motion_baseline.{name} must be > 0, got {getattr(self, name)}")
 
     @classmethod
     def from_dict(cls, values: dict | None) -> "MotionBaselineConfig":
@@ -65,7 +67,7 @@ class MotionBaselineConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown motion_baseline option(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return cls(**typed_section(cls, values, "motion_baseline"))
 
 
 def _sigmoid(x: float) -> float:

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from tvau_ros.core.clip_buffer import Clip, ClipBuffer
+from tvau_ros.core.config_values import typed_section, typed_value
 from tvau_ros.core.engine import HeatmapEngine, HeatmapResult
 from tvau_ros.core.episodes import EpisodeLog
 from tvau_ros.core.evidence import EvidenceStore
@@ -62,7 +63,9 @@ def _merge(base: dict, update: dict, where: str = "") -> dict:
     for key, value in (update or {}).items():
         if key not in out:
             raise ValueError(f"unknown pipeline option '{where}{key}'; known: {sorted(out)}")
-        if isinstance(out[key], dict) and isinstance(value, dict):
+        if isinstance(out[key], dict) and not isinstance(value, dict):
+            raise ValueError(f"pipeline option '{where}{key}' must be a mapping, got {value!r}")
+        if isinstance(out[key], dict):
             out[key] = _merge(out[key], value, f"{where}{key}.")
         else:
             out[key] = copy.deepcopy(value)
@@ -124,22 +127,35 @@ class PipelineConfig:
 
     @classmethod
     def from_dict(cls, cfg: dict) -> "PipelineConfig":
-        """From a dict as returned by ``load_pipeline_config``."""
-        ground = cfg["ground"]
+        """From a dict as returned by ``load_pipeline_config``; a value of the wrong type or out
+        of range is a ValueError naming its key."""
+        def number(key: str, kind: str, minimum: float, value=None):
+            section, name = key.split(".")
+            value = typed_value(cfg[section][name] if value is None else value, kind, key)
+            if value < minimum:
+                raise ValueError(f"pipeline option '{key}' must be >= {minimum}, got {value}")
+            return value
+
+        ground = typed_section(GroundConfig, {**{k: v for k, v in cfg["ground"].items() if k != "enabled"},
+                                              "hfov_deg": cfg["ground"].get("hfov_deg") or 0.0}, "ground")
+        enabled = typed_value(cfg["ground"].get("enabled", True), "bool", "ground.enabled")
+        if enabled and not (0.0 <= (ground["hfov_deg"] or 0.0) < 180.0 and ground["max_range_m"] > 0):
+            raise ValueError(f"pipeline options 'ground.hfov_deg' must be in [0, 180) and 'ground.max_range_m' > 0, "
+                             f"got {ground['hfov_deg']} and {ground['max_range_m']}")
+        try:
+            pose = Pose.from_list(ground["camera_pose"]) if enabled else None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"pipeline option 'ground.camera_pose': {exc}") from None
         return cls(
-            clip_length=int(cfg["clip"]["length"] or 0),
-            stride=int(cfg["clip"]["stride"]),
-            max_side=int(cfg["input"]["max_side"] or 0),
-            reset_after_backward_jump_s=float(cfg["stamps"]["reset_after_backward_jump_s"]),
-            regions=RegionConfig(**cfg["regions"]),
-            tracking=TrackerConfig(**cfg["tracking"]),
-            evidence_max_items=int(cfg["evidence"]["max_items"]),
-            evidence_max_bytes=int(cfg["evidence"]["max_bytes"]),
-            ground=GroundConfig(
-                frame_id=str(ground["frame_id"]), camera_pose=Pose.from_list(ground["camera_pose"]),
-                ground_z=float(ground["ground_z"]), hfov_deg=float(ground["hfov_deg"] or 0.0),
-                max_range_m=float(ground["max_range_m"]),
-            ) if ground.get("enabled", True) else None,
+            clip_length=number("clip.length", "int", 0, cfg["clip"]["length"] or 0),
+            stride=number("clip.stride", "int", 1),
+            max_side=number("input.max_side", "int", 0, cfg["input"]["max_side"] or 0),
+            reset_after_backward_jump_s=number("stamps.reset_after_backward_jump_s", "float", 0.0),
+            regions=RegionConfig(**typed_section(RegionConfig, cfg["regions"], "regions")),
+            tracking=TrackerConfig(**typed_section(TrackerConfig, cfg["tracking"], "tracking")),
+            evidence_max_items=number("evidence.max_items", "int", 1),
+            evidence_max_bytes=number("evidence.max_bytes", "int", 1),
+            ground=GroundConfig(camera_pose=pose, **{k: v for k, v in ground.items() if k != "camera_pose"}) if enabled else None,
         )
 
 
@@ -198,8 +214,8 @@ def build_engine(cfg: dict) -> HeatmapEngine:
         from tvau_ros.core.ahd_spec import load_ahd_engine
         try:
             return load_ahd_engine(checkpoint, str(ahd.get("backend", "torch")), str(ahd.get("device", "cpu")))
-        except (OSError, ValueError, RuntimeError, KeyError) as exc:
-            raise EngineLoadError(f"engine 'ahd': cannot load {checkpoint}: {exc}") from None
+        except (OSError, ValueError, RuntimeError, KeyError, AssertionError) as exc:  # torch asserts on a missing CUDA
+            raise EngineLoadError(f"engine 'ahd': cannot load {checkpoint} on {ahd.get('device', 'cpu')!r}: {exc}") from None
     raise EngineLoadError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
 
 
@@ -241,7 +257,7 @@ class PipelineStats:
             self.processed += 1
             self.processed_frames += frames
             self._inference.append(inference_s)
-            self._processed_at.append(time.monotonic())
+            self._processed_at.append((time.monotonic(), frames))
 
     def record_latency(self, seconds: float) -> None:
         """Camera stamp -> output latency (measured by whoever publishes)."""
@@ -249,12 +265,13 @@ class PipelineStats:
             self._latency.append(seconds)
 
     def processed_fps(self) -> float:
+        """Frames that got a heatmap per second over the last ``WINDOW_S`` (a clip counts its new frames)."""
         now = time.monotonic()
         with self._lock:
-            recent = [t for t in self._processed_at if now - t <= self.WINDOW_S]
+            recent = [(t, n) for t, n in self._processed_at if now - t <= self.WINDOW_S]
         if len(recent) < 2:
             return 0.0
-        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
+        return sum(n for _, n in recent[1:]) / max(recent[-1][0] - recent[0][0], 1e-9)
 
     def snapshot(self, dropped_frames: int = 0) -> dict:
         fps = self.processed_fps()
@@ -450,7 +467,8 @@ class AnomalyPipeline:
             evidence = Evidence(
                 stamp_ns=newest.stamp_ns, frame_id=newest.frame_id, frame_index=newest.index,
                 window_start_ns=clip.frames[0].stamp_ns, window_end_ns=newest.stamp_ns,
-                frames=clip.frames, heatmaps=result.heatmap[len(clip.frames) - clip.new_count:],
+                # a copy: a view would keep the whole clip's heatmaps alive, unseen by the store's byte limit
+                frames=clip.frames, heatmaps=result.heatmap[len(clip.frames) - clip.new_count:].copy(),
                 new_frame_indices=tuple(f.index for f in clip.frames[len(clip.frames) - clip.new_count:]),
                 frame_score=score, is_anomalous=score >= self.cfg.regions.threshold,
                 model_id=self.engine.model_id, regions=regions, tracks=tracks,
@@ -471,9 +489,23 @@ class AnomalyPipeline:
         return self.process(clip) if clip is not None else None
 
     def finish(self) -> Evidence | None:
-        """End of a stream: process the frames no clip covered yet, then close open episodes."""
+        """End of a stream: process the frames no clip covered yet and end every open episode.
+
+        The evidence returned lists the ended episodes in ``ended_track_ids``: the last clip's
+        evidence, or, when every frame was covered already, a copy of the latest evidence with
+        no new frames that only ends them. None when there is nothing left to report."""
         clip = self.next_clip(force=True)
         evidence = self.process(clip) if clip is not None else None
         with self._lock:
-            self.episodes.end(self.tracker.end_all())
+            ended = self.tracker.end_all()
+            self.episodes.end(ended)
+            ids = self._pending_ended + [t.track_id for t in ended]
+            self._pending_ended = []
+            latest = self.store.latest()
+        if not ids or (evidence is None and latest is None):
+            return evidence
+        if evidence is None:
+            return replace(latest, heatmaps=latest.heatmaps[-1:], new_frame_indices=(), tracks=[],
+                           started_track_ids=[], ended_track_ids=ids, inference_s=0.0)
+        evidence.ended_track_ids = evidence.ended_track_ids + ids
         return evidence

@@ -3,7 +3,11 @@
 For every frame of the source: ``pipeline.push``; every Evidence is written to
 ``events.jsonl``; each frame's heatmap goes to ``heatmaps.npz`` (``tvau eval predictions``
 layout) and, blended with the frame and the regions, to ``annotated.mp4``. At the end the
-frames no clip covered yet are processed (``pipeline.finish``) and ``summary.json`` written.
+frames no clip covered yet are processed (``pipeline.finish``, whose event also ends every open
+episode) and ``summary.json`` written.
+Outputs are indexed by the frame's position in the source: a frame the pipeline rejected (a
+repeated stamp, a bad image) keeps its place, with no heatmap, and is listed in the summary's
+``frames_without_heatmap``.
 """
 from __future__ import annotations
 
@@ -29,18 +33,19 @@ class _AnnotatedVideo:
     def __init__(self, writer: Mp4Writer | None, alpha: float, threshold: float):
         self.writer, self.alpha, self.threshold = writer, alpha, threshold
         self._pending: dict[int, np.ndarray] = {}
-        self._next = 0
 
     def add_frame(self, index: int, image: np.ndarray) -> None:
         if self.writer is not None:
             self._pending[index] = image
 
-    def add_evidence(self, evidence: Evidence) -> None:
+    def add_evidence(self, evidence: Evidence, positions: dict[int, int]) -> None:
+        """``positions``: pipeline frame index -> position in the source."""
         if self.writer is None:
             return
         for index, heatmap in zip(evidence.new_frame_indices, evidence.heatmaps):
-            self._flush_until(index)
-            image = self._pending.pop(index, None)
+            position = positions[index]
+            self._flush_until(position)
+            image = self._pending.pop(position, None)
             if image is None:
                 continue
             newest = index == evidence.frame_index
@@ -49,11 +54,10 @@ class _AnnotatedVideo:
                                  out_size=image.shape[:2], frame_score=evidence.frame_score if newest else None,
                                  alpha=self.alpha, threshold=self.threshold)
             self.writer.write(np.ascontiguousarray(bgr[:, :, ::-1]))
-            self._next = index + 1
 
-    def _flush_until(self, index: int) -> None:
-        """Frames before ``index`` that got no heatmap (rejected or dropped) are written plain."""
-        for i in sorted(i for i in self._pending if i < index):
+    def _flush_until(self, position: int) -> None:
+        """Frames before ``position`` that got no heatmap (rejected or dropped) are written plain."""
+        for i in sorted(i for i in self._pending if i < position):
             self.writer.write(self._pending.pop(i))
 
     def close(self) -> None:
@@ -82,6 +86,7 @@ def run_offline(source: FrameSource, pipeline: AnomalyPipeline, out_dir: str | P
     annotated = _AnnotatedVideo(Mp4Writer(paths["video"], source.fps) if video else None, alpha,
                                 pipeline.cfg.regions.threshold)
     records: list[dict] = []
+    positions: dict[int, int] = {}  # pipeline frame index -> position in the source
     frames = 0
     first_stamp = None
     started = time.perf_counter()
@@ -95,8 +100,10 @@ def run_offline(source: FrameSource, pipeline: AnomalyPipeline, out_dir: str | P
         for index, heatmap in zip(evidence.new_frame_indices, evidence.heatmaps):
             score = evidence.frame_score if index == evidence.frame_index else frame_score(
                 smooth_heatmap(heatmap, pipeline.cfg.regions.smoothing_sigma))
-            archive.add(index, heatmap, score)
-        annotated.add_evidence(evidence)
+            archive.add(positions[index], heatmap, score)
+        annotated.add_evidence(evidence, positions)
+        for index in evidence.new_frame_indices:
+            del positions[index]
 
     with EventsWriter(paths["events"]) as events:
         try:
@@ -104,11 +111,13 @@ def run_offline(source: FrameSource, pipeline: AnomalyPipeline, out_dir: str | P
                 if max_frames is not None and frames >= max_frames:
                     break
                 first_stamp = item.time_ns if first_stamp is None else first_stamp
-                frames += 1
+                position, frames = frames, frames + 1
                 intake = pipeline.submit(item.image, item.time_ns, item.frame_id)
+                if intake.accepted or intake.event in ("stamp_repeated", "stamp_backwards"):
+                    annotated.add_frame(position, item.image)  # a good image with a bad stamp stays in the video, plain
                 if not intake.accepted:
                     continue  # counted in the pipeline's stats (bad stamp, bad image)
-                annotated.add_frame(intake.frame_index, item.image)
+                positions[intake.frame_index] = position
                 clip = pipeline.next_clip()
                 if clip is not None:
                     consume(pipeline.process(clip))
@@ -116,12 +125,11 @@ def run_offline(source: FrameSource, pipeline: AnomalyPipeline, out_dir: str | P
         finally:
             annotated.close()
     wall = time.perf_counter() - started
-    accepted = pipeline.frames_accepted
-    archive.save(paths["heatmaps"], num_frames=accepted)
+    archive.save(paths["heatmaps"], num_frames=frames)
     summary = build_summary(records, frames, wall, origin_ns=first_stamp, source=str(source.path),
                             source_kind=source.kind, source_fps=source.fps,
                             dropped_frames=pipeline.dropped_frames,
-                            frames_without_heatmap=archive.missing(accepted),
+                            frames_without_heatmap=archive.missing(frames),
                             stats=_finite(pipeline.stats.snapshot(pipeline.dropped_frames)),
                             outputs={k: str(v) for k, v in paths.items()})
     paths["summary"].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
