@@ -15,9 +15,12 @@ test-unit: setup
 demo: setup
 	TVAU_DEMO_RATE=0.5 bash scripts/demo.sh "" tvau_ros/configs/pipeline_ahd.yaml outputs/demo
 
-# The same on real surveillance footage (OpenCV's vtest.avi from Debian's opencv-doc)
+# The same on real surveillance footage (OpenCV's vtest.avi from Debian's opencv-doc).
+# The fetch runs first: a failure stops here instead of demoing the generated sample.
 demo-vtest: setup
-	TVAU_DEMO_RATE=0.5 bash scripts/demo.sh "$$(bash scripts/get_vtest.sh)" tvau_ros/configs/pipeline_ahd.yaml outputs/demo_vtest
+	@clip="$$(bash scripts/get_vtest.sh)" \
+	  || { echo "make demo-vtest: error: could not fetch vtest.avi (reason above); not running the demo" >&2; exit 1; }; \
+	TVAU_DEMO_RATE=0.5 bash scripts/demo.sh "$$clip" tvau_ros/configs/pipeline_ahd.yaml outputs/demo_vtest
 
 clean:
 	rm -rf build build.*.log .venv .pytest_cache

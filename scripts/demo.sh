@@ -5,8 +5,9 @@
 #
 # CLIP: a video / image folder / rosbag2 (default: a generated sample clip with one anomaly,
 # written to OUT_DIR/sample.mp4). PIPELINE_CONFIG: pipeline YAML (default: the packaged one).
-# OUT_DIR (default: outputs/demo): annotated.mp4, events.jsonl, summary.json; the summary
-# (frames, fps, anomalies with their time spans) is printed at the end.
+# OUT_DIR (default: outputs/demo): annotated.mp4 (one overlay frame per processed clip),
+# events.jsonl, summary.json; the summary (frames that got a heatmap, fps, anomalies with their
+# time spans) and a line with the received / processed / dropped frame counts are printed at the end.
 # Runs `tvau bringup`: heatmap node + recorder + replay as separate processes, from launch/params.yaml.
 # TVAU_DEMO_RATE (default 1.0) scales the replay speed: the node always processes the newest
 # clip and drops what it cannot keep up with, so a slow CPU sees fewer processed clips at 1.0.
@@ -43,4 +44,14 @@ fi
 args=(bringup --source "$CLIP" --record "$OUT" --rate "${TVAU_DEMO_RATE:-1.0}")
 [[ -n "$CONFIG" ]] && args+=(--config "$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")")
 echo "demo: replaying $CLIP through the heatmap node (ROS_DOMAIN_ID=$ROS_DOMAIN_ID), outputs in $OUT"
-exec "$PY" -c "import sys; from tvau_ros.cli import main; sys.exit(main(sys.argv[1:]))" "${args[@]}"
+"$PY" -c "import sys; from tvau_ros.cli import main; sys.exit(main(sys.argv[1:]))" "${args[@]}"
+"$PY" - "$OUT/summary.json" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+if s.get("received_frames") is None:
+    print("demo: frame counts unknown (no diagnostics from the heatmap node)")
+else:
+    print(f"demo: {s['processed_frames']} of the {s['received_frames']} frames the node received got a heatmap "
+          f"({s['dropped_frames']} dropped while the node was busy) in {s['events']} clips; annotated.mp4 has "
+          f"one frame per processed clip: {s['overlay_frames']} frames at {s['video_fps']} fps")
+EOF

@@ -1,9 +1,12 @@
 """Proof of life over DDS: replay process -> heatmap node process -> this test as subscriber.
 
 Checks heatmap encoding / shape / stamps, that event regions lie on the bundled clip's ground
-truth mask, ground points, diagnostics, and that ``tvau run`` on the same clip gives the same
-events as the node.
+truth mask, ground points, diagnostics, the recorder's summary and video, and that ``tvau run``
+on the same clip gives the same events as the node.
 """
+import json
+
+import cv2
 import numpy as np
 import pytest
 import rclpy
@@ -36,16 +39,19 @@ def clip(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def run(clip):
-    """Run node + replay once; return what the test subscriber received."""
+def run(clip, tmp_path_factory):
+    """Run node + recorder + replay once; return what the test subscriber received."""
     rclpy.init()
     node = rclpy.create_node("tvau_it_observer")
     heatmap = start_node("heatmap", NODE, {
         "autostart": True, "image_topic": CAMERA, "qos_reliability": "reliable", "qos_depth": 100,
         "diagnostics_period_s": 0.5, "ground_frame": "map", "camera_pose": CAMERA_POSE,
     })
-    replay = None
+    replay = recorder = None
+    record = tmp_path_factory.mktemp("record")
     try:
+        recorder = start_node("recorder", "tvau_recorder_it", {
+            "out_dir": str(record), "overlay_topic": f"{OUT}/heatmap_overlay", "events_topic": f"{OUT}/events"})
         reliable = qos_profile("reliable", 200)
         col = Collector(node)
         col.add(Image, CAMERA, reliable).add(Image, f"{OUT}/heatmap", reliable)
@@ -64,19 +70,22 @@ def run(clip):
         # drain: wait until the node has processed everything it received
         last = lambda: diagnostics_to_dict(col.messages["/diagnostics"][-1])[f"{NODE}: anomaly pipeline"]
         spin_until(node, lambda: int(last()["accepted"]) == 90 and
-                   int(last()["processed"]) + int(last()["dropped_frames"]) >= 90 - 4, timeout=30)
+                   int(last()["processed_frames"]) + int(last()["dropped_frames"]) == 90, timeout=30)
         spin_for(node, 1.0)
-        yield col, last(), heatmap
+        assert recorder.stop() == 0, "".join(recorder.lines)
+        yield col, last(), heatmap, (record, recorder.lines)
     finally:
         if replay is not None:
             replay.stop()
+        if recorder is not None:
+            recorder.stop()
         heatmap.stop()
         node.destroy_node()
         rclpy.shutdown()
 
 
 def test_heatmaps_are_32fc1_input_sized_in_range_and_stamped_like_the_camera(run):
-    col, diag, _ = run
+    col, diag, *_ = run
     camera = col.messages[CAMERA]
     stamps = {stamp_to_ns(m.header.stamp) for m in camera}
     heatmaps = col.messages[f"{OUT}/heatmap"]
@@ -92,7 +101,7 @@ def test_heatmaps_are_32fc1_input_sized_in_range_and_stamped_like_the_camera(run
 
 
 def test_event_regions_lie_on_the_ground_truth_and_one_episode_starts(run, clip):
-    col, diag, _ = run
+    col, diag, *_ = run
     index = {stamp_to_ns(m.header.stamp): i for i, m in enumerate(col.messages[CAMERA])}
     events = col.messages[f"{OUT}/events"]
     with_regions = [e for e in events if e.regions]
@@ -117,7 +126,7 @@ def test_event_regions_lie_on_the_ground_truth_and_one_episode_starts(run, clip)
 
 
 def test_diagnostics_report_rates_latency_and_counters(run):
-    col, diag, _ = run
+    col, diag, *_ = run
     assert int(diag["received"]) == 90 and int(diag["bad_inputs"]) == 0
     assert int(diag["processed"]) >= 15 and float(diag["latency_ms_p50"]) > 0
     for key in ("processed_fps", "latency_ms_p95", "dropped_frames", "episodes_started", "evidence_bytes"):
@@ -126,7 +135,7 @@ def test_diagnostics_report_rates_latency_and_counters(run):
 
 
 def test_tvau_run_gives_the_same_events_as_the_node(run, clip, tmp_path):
-    col, diag, _ = run
+    col, diag, *_ = run
     config = tmp_path / "pipeline.yaml"  # the node's ground parameters, as a pipeline config
     config.write_text(f"ground: {{frame_id: map, camera_pose: {CAMERA_POSE}}}\n")
     assert tvau(["run", "--video", str(clip.path), "--fps", str(FPS), "--config", str(config),
@@ -156,3 +165,21 @@ def test_tvau_run_gives_the_same_events_as_the_node(run, clip, tmp_path):
         if lossless:
             assert (event["started_track_ids"], event["ended_track_ids"]) == (ref["started_track_ids"],
                                                                              ref["ended_track_ids"])
+
+
+def test_recorder_summary_counts_received_and_processed_frames_and_the_video_runs_at_the_clip_rate(run):
+    col, diag, _, (record, lines) = run
+    summary = json.loads((record / "summary.json").read_text())
+    assert summary["received_frames"] == int(diag["received"]) == 90
+    assert summary["frames"] == summary["processed_frames"] == int(diag["processed_frames"]) >= 15
+    assert summary["dropped_frames"] == int(diag["dropped_frames"])
+    assert summary["events"] == len(col.messages[f"{OUT}/events"])
+    assert summary["fps"] == pytest.approx(summary["processed_frames"] / summary["wall_s"], rel=0.01)
+    assert any(f"tvau recorder: {summary['frames']} frames in" in line for line in lines), "".join(lines)
+    # one video frame per overlay (= per processed clip), timed like the overlays' camera stamps
+    overlays = col.messages[f"{OUT}/heatmap_overlay"]
+    video = cv2.VideoCapture(str(record / "annotated.mp4"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == summary["overlay_frames"] == len(overlays)
+    assert video.get(cv2.CAP_PROP_FPS) == pytest.approx(summary["video_fps"], rel=0.01)
+    span_s = (stamp_to_ns(overlays[-1].header.stamp) - stamp_to_ns(overlays[0].header.stamp)) / 1e9
+    assert (len(overlays) - 1) / summary["video_fps"] == pytest.approx(span_s, rel=0.25)

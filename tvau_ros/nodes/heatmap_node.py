@@ -19,6 +19,7 @@ Run: ``tvau node heatmap --ros-args -p image_topic:=/camera/image_raw -p autosta
 """
 from __future__ import annotations
 
+import math
 import sys
 import threading
 
@@ -126,6 +127,9 @@ class HeatmapNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
+            period = float(self.param("diagnostics_period_s"))
+            if not (period > 0 and math.isfinite(period)):
+                raise ValueError(f"diagnostics_period_s must be a positive number of seconds, got {period}")
             cfg = self._pipeline_config()
             engine = build_engine(cfg)
             self.pipeline = AnomalyPipeline(engine, PipelineConfig.from_dict(cfg))
@@ -146,7 +150,7 @@ class HeatmapNode(LifecycleNode):
             "points": self.create_lifecycle_publisher(PointStamped, "~/anomaly_points", qos_profile("reliable", 20)),
         }
         self._diag_pub = self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", qos_profile("reliable", 10))
-        self._diag_timer = self.create_timer(float(self.param("diagnostics_period_s")), self._publish_diagnostics)
+        self._diag_timer = self.create_timer(period, self._publish_diagnostics)
         p = self.pipeline
         self.get_logger().info(f"configured: engine {engine.model_id}, clip {p.buffer.length} frames, "
                                f"stride {p.buffer.stride}")
@@ -337,9 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     node = HeatmapNode()
     try:
         if node.param("autostart"):
-            node.trigger_configure()
-            if node.pipeline is not None:
+            if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
                 node.trigger_activate()
+            else:  # like a failed `ros2 lifecycle set configure`: stay up, unconfigured, for a retry
+                node.get_logger().error("autostart: not activated; the node stays unconfigured "
+                                        "until it is configured again")
         print("READY", flush=True)  # endpoints exist (tests and bringup wait for this line)
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):

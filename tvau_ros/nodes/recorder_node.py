@@ -2,10 +2,16 @@
 
 Subscribes ``overlay_topic`` (bgr8) and ``events_topic`` (tvau_msgs/AnomalyEvent) and writes
 ``out_dir/annotated.mp4`` (H.264), ``out_dir/events.jsonl`` (the keys of ``tvau run``'s
-events) and, when it stops, ``out_dir/summary.json``, printing the same summary as
-``tvau run``. It stops on Ctrl-C / SIGTERM, or after ``idle_exit_s`` seconds without a
-message once something arrived (how ``tvau bringup`` ends a replay demo).
+events) and, when it stops, ``out_dir/summary.json``, printing a summary like ``tvau run``'s.
+It stops on Ctrl-C / SIGTERM, or after ``idle_exit_s`` seconds without a message once
+something arrived (how ``tvau bringup`` ends a replay demo).
 Prints ``READY`` once both topics have a publisher (or after ``wait_timeout_s``).
+
+The node publishes one overlay and one event per processed clip, so ``annotated.mp4`` holds one
+frame per processed clip (the clip's newest frame), played at the rate the overlays' camera
+stamps advance. Frame counts come from the heatmap node's last /diagnostics (the node named in
+``events_topic``; counted since it was configured): ``received_frames`` it received,
+``processed_frames`` that got a heatmap (``frames`` and ``fps`` count these), ``dropped_frames``.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -55,8 +62,13 @@ class RecorderNode(Node):
         self.frames = 0
         self.first_rx = self.last_rx = None
         qos = qos_profile("reliable", 50)
-        self.subs = [self.create_subscription(AnomalyEvent, self.get_parameter("events_topic").value,
-                                              self._on_event, qos)]
+        events_topic = self.get_parameter("events_topic").value
+        self.subs = [self.create_subscription(AnomalyEvent, events_topic, self._on_event, qos)]
+        parts = events_topic.strip("/").split("/")
+        self.status_name = f"{parts[-2] if len(parts) > 1 else 'tvau_heatmap'}: anomaly pipeline"
+        self.node_counts: dict[str, str] = {}
+        self.diag_sub = self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics,
+                                                 qos_profile("reliable", 10))
         overlay = self.get_parameter("overlay_topic").value
         if overlay:
             self.subs.append(self.create_subscription(Image, overlay, self._on_overlay, qos_profile("reliable", 20)))
@@ -71,6 +83,12 @@ class RecorderNode(Node):
         record = conv.event_to_dict(msg)
         self.events.append(record)
         self.events_writer.write(record)
+
+    def _on_diagnostics(self, msg: DiagnosticArray) -> None:
+        # not a _touch(): the node publishes diagnostics while idle too
+        for status in msg.status:
+            if status.name == self.status_name:
+                self.node_counts = {kv.key: kv.value for kv in status.values}
 
     def _on_overlay(self, msg: Image) -> None:
         self._touch()
@@ -92,7 +110,7 @@ class RecorderNode(Node):
             gaps = np.diff(stamps)
             gaps = gaps[gaps > 0]
             fps = float(1e9 / np.median(gaps)) if gaps.size else 10.0
-        self.video = Mp4Writer(self.out_dir / "annotated.mp4", fps=min(max(fps, 1.0), 120.0))
+        self.video = Mp4Writer(self.out_dir / "annotated.mp4", fps=min(max(fps, 0.1), 120.0))
         for _, rgb in self._probe:
             self.video.write(rgb)
             self.frames += 1
@@ -115,7 +133,15 @@ class RecorderNode(Node):
         outputs = {"events": str(self.events_writer.path), "summary": str(self.out_dir / "summary.json")}
         if self.video is not None:
             outputs["video"] = str(self.video.path)
-        summary = build_summary(self.events, len(self.events), wall, overlay_frames=self.frames, outputs=outputs)
+        counts = {key: int(self.node_counts[key]) if key in self.node_counts else None
+                  for key in ("received", "processed_frames", "dropped_frames")}
+        if counts["received"] is None:
+            self.get_logger().warning(f"no /diagnostics from '{self.status_name}': frame counts unknown (0)")
+        summary = build_summary(self.events, counts["processed_frames"] or 0, wall,
+                                received_frames=counts["received"], processed_frames=counts["processed_frames"],
+                                dropped_frames=counts["dropped_frames"], overlay_frames=self.frames,
+                                video_fps=round(self.video.fps, 3) if self.video is not None else None,
+                                outputs=outputs)
         (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         return summary
 
