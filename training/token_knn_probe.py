@@ -27,6 +27,7 @@ import torch
 from cached_pairs_auc import score_summary
 from track_probe import distance_scorer
 
+from tvau_ros.data.ubnormal import scene_of
 from tvau_ros.train.features import FeatureCache
 
 PARTS = ("appearance", "motion")
@@ -65,7 +66,7 @@ def _pairs(cache: FeatureCache, split: str) -> tuple[torch.Tensor, torch.Tensor,
     tokens, targets = cache.load(entries)
     per_video = [np.load(cache.root / e["file"])["labels"][:, 1] for e in entries]
     labels = np.concatenate(per_video)
-    scenes = np.concatenate([[e["name"].split("_scenario")[0].split("scene_")[-1]] * len(v) for e, v in zip(entries, per_video)])
+    scenes = np.concatenate([[scene_of(e["name"])] * len(v) for e, v in zip(entries, per_video)])
     return tokens, targets, labels, scenes
 
 
@@ -85,11 +86,11 @@ def token_knn_probe(cache: FeatureCache, layers: list[int], parts: list[str], po
         return distance_scorer(cells[torch.from_numpy(rng.permutation(len(cells))[:bank])].numpy(), neighbours)
 
     normal = train_labels == 0
+    global_score = scorer(normal)
     scores = torch.zeros(queries.shape[:3])
-    groups = np.unique(scenes) if per_scene else [None]
-    for scene in groups:
+    for scene in np.unique(scenes) if per_scene else [None]:
         own = normal & (train_scenes == scene)
-        score = scorer(own if scene is not None and own.sum() >= min_scene_frames else normal)
+        score = scorer(own) if scene is not None and own.sum() >= min_scene_frames else global_score
         chosen = np.ones(len(scenes), bool) if scene is None else scenes == scene
         scores[torch.from_numpy(chosen)] = torch.from_numpy(
             score(queries[torch.from_numpy(chosen)].reshape(-1, width).numpy())).float().reshape(-1, *queries.shape[1:3])
@@ -113,6 +114,8 @@ def main() -> None:
         cache = FeatureCache(args.cache)
     except FileNotFoundError as exc:
         sys.exit(f"token_knn_probe: {exc}")
+    if cache.index.get("dims", {}).get("temporal_patch", 1) > 1:
+        sys.exit(f"token_knn_probe: {args.cache} holds one temporal patch per pair (Qwen2.5-VL); it needs a frame-wise cache")
     cached = list(cache.index.get("settings", {}).get("encoder", {}).get("layers") or [])
     try:
         blocks = [int(x) for x in args.layers.split(",")]

@@ -69,8 +69,9 @@ def run(clip, tmp_path_factory):
         assert spin_until(node, lambda: len(col.messages[CAMERA]) == 90, timeout=30)
         # drain: wait until the node has processed everything it received
         last = lambda: diagnostics_to_dict(col.messages["/diagnostics"][-1])[f"{NODE}: anomaly pipeline"]
-        spin_until(node, lambda: int(last()["accepted"]) == 90 and
-                   int(last()["processed_frames"]) + int(last()["dropped_frames"]) == 90, timeout=30)
+        # stride 1: every accepted frame gets a heatmap or is counted dropped
+        assert spin_until(node, lambda: int(last()["accepted"]) == 90 and
+                          int(last()["processed_frames"]) + int(last()["dropped_frames"]) == 90, timeout=30), last()
         spin_for(node, 1.0)
         assert recorder.stop() == 0, "".join(recorder.lines)
         yield col, last(), heatmap, (record, recorder.lines)

@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     except SourceError as exc:
         raise CliError(str(exc)) from None
     try:
-        pipeline = AnomalyPipeline(build_engine(cfg), PipelineConfig.from_dict(cfg))
+        pipeline_cfg = PipelineConfig.from_dict(cfg)  # checked before an engine loads
+        pipeline = AnomalyPipeline(build_engine(cfg), pipeline_cfg)
     except (EngineLoadError, ValueError) as exc:
         source.close()
         raise CliError(str(exc)) from None

@@ -28,6 +28,8 @@ def typed_value(value, kind: str, key: str):
         if isinstance(value, bool):
             raise ValueError
         number = float(value)
+        if number != number:  # NaN passes every range check that compares with it
+            raise ValueError
         if kind == "int":
             if not number.is_integer():
                 raise ValueError

@@ -63,10 +63,10 @@ def _merge(base: dict, update: dict, where: str = "") -> dict:
     for key, value in (update or {}).items():
         if key not in out:
             raise ValueError(f"unknown pipeline option '{where}{key}'; known: {sorted(out)}")
-        if isinstance(out[key], dict) and not isinstance(value, dict):
+        if isinstance(out[key], dict) and value is not None and not isinstance(value, dict):
             raise ValueError(f"pipeline option '{where}{key}' must be a mapping, got {value!r}")
-        if isinstance(out[key], dict):
-            out[key] = _merge(out[key], value, f"{where}{key}.")
+        if isinstance(out[key], dict):  # an empty section (every key commented out) keeps the defaults
+            out[key] = _merge(out[key], value or {}, f"{where}{key}.")
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -104,6 +104,11 @@ class GroundConfig:
     hfov_deg: float = 0.0
     max_range_m: float = 50.0
 
+    def __post_init__(self):
+        if not (0.0 <= self.hfov_deg < 180.0 and self.max_range_m > 0):
+            raise ValueError(f"pipeline options 'ground.hfov_deg' must be in [0, 180) and 'ground.max_range_m' > 0, "
+                             f"got {self.hfov_deg} and {self.max_range_m}")
+
     def projector(self, camera: CameraIntrinsics | None = None, source_size: tuple[int, int] | None = None):
         """Projector from CameraInfo intrinsics, else from ``hfov_deg`` at ``source_size``."""
         if camera is None:
@@ -132,16 +137,13 @@ class PipelineConfig:
         def number(key: str, kind: str, minimum: float, value=None):
             section, name = key.split(".")
             value = typed_value(cfg[section][name] if value is None else value, kind, key)
-            if value < minimum:
+            if not value >= minimum:
                 raise ValueError(f"pipeline option '{key}' must be >= {minimum}, got {value}")
             return value
 
         ground = typed_section(GroundConfig, {**{k: v for k, v in cfg["ground"].items() if k != "enabled"},
                                               "hfov_deg": cfg["ground"].get("hfov_deg") or 0.0}, "ground")
         enabled = typed_value(cfg["ground"].get("enabled", True), "bool", "ground.enabled")
-        if enabled and not (0.0 <= (ground["hfov_deg"] or 0.0) < 180.0 and ground["max_range_m"] > 0):
-            raise ValueError(f"pipeline options 'ground.hfov_deg' must be in [0, 180) and 'ground.max_range_m' > 0, "
-                             f"got {ground['hfov_deg']} and {ground['max_range_m']}")
         try:
             pose = Pose.from_list(ground["camera_pose"]) if enabled else None
         except (TypeError, ValueError) as exc:
@@ -194,7 +196,7 @@ def build_engine(cfg: dict) -> HeatmapEngine:
         from tvau_ros.core.motion_baseline import MotionBaselineConfig, MotionBaselineEngine
 
         options = dict(cfg.get("motion_baseline") or {})
-        length = int((cfg.get("clip") or {}).get("length") or 0)
+        length = typed_value((cfg.get("clip") or {}).get("length") or 0, "int", "clip.length")
         if length:
             options["clip_length"] = length
         try:
@@ -351,12 +353,17 @@ class AnomalyPipeline:
         self.stats.resized += 1
         return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
+    def _end_tracks(self) -> list[int]:
+        """End every track and its episode; returns the ids not reported ended yet (and forgets them)."""
+        ended = self.tracker.end_all()
+        self.episodes.end(ended)
+        ids, self._pending_ended = self._pending_ended + [t.track_id for t in ended], []
+        return ids
+
     def _reset_stream(self) -> None:
         """Forget the buffer and end every track (their episodes end with the next evidence)."""
         self.buffer.reset()
-        ended = self.tracker.end_all()
-        self.episodes.end(ended)
-        self._pending_ended.extend(t.track_id for t in ended)
+        self._pending_ended = self._end_tracks()
 
     def reset(self) -> None:
         """Start a new stream (e.g. after a pause): forget buffered frames and the last stamp and
@@ -409,11 +416,6 @@ class AnomalyPipeline:
             if self.buffer.due() or (force and self.buffer.has_uncovered()):
                 return self.buffer.take(force=force)
             return None
-
-    @property
-    def frames_accepted(self) -> int:
-        """Frames accepted so far (= the next frame's index)."""
-        return self._index
 
     @property
     def dropped_frames(self) -> int:
@@ -491,21 +493,14 @@ class AnomalyPipeline:
     def finish(self) -> Evidence | None:
         """End of a stream: process the frames no clip covered yet and end every open episode.
 
-        The evidence returned lists the ended episodes in ``ended_track_ids``: the last clip's
-        evidence, or, when every frame was covered already, a copy of the latest evidence with
-        no new frames that only ends them. None when there is nothing left to report."""
+        When there were such frames, their evidence lists the ended episodes in
+        ``ended_track_ids``. When every frame was covered already there is no new evidence to
+        carry them (a copy of the last event would count it twice); ``tvau run``'s summary then
+        gives each episode's span under ``anomalies``."""
         clip = self.next_clip(force=True)
         evidence = self.process(clip) if clip is not None else None
         with self._lock:
-            ended = self.tracker.end_all()
-            self.episodes.end(ended)
-            ids = self._pending_ended + [t.track_id for t in ended]
-            self._pending_ended = []
-            latest = self.store.latest()
-        if not ids or (evidence is None and latest is None):
-            return evidence
-        if evidence is None:
-            return replace(latest, heatmaps=latest.heatmaps[-1:], new_frame_indices=(), tracks=[],
-                           started_track_ids=[], ended_track_ids=ids, inference_s=0.0)
-        evidence.ended_track_ids = evidence.ended_track_ids + ids
+            ids = self._end_tracks()
+        if evidence is not None:
+            evidence.ended_track_ids = evidence.ended_track_ids + ids
         return evidence

@@ -3,11 +3,12 @@
 For every frame of the source: ``pipeline.push``; every Evidence is written to
 ``events.jsonl``; each frame's heatmap goes to ``heatmaps.npz`` (``tvau eval predictions``
 layout) and, blended with the frame and the regions, to ``annotated.mp4``. At the end the
-frames no clip covered yet are processed (``pipeline.finish``, whose event also ends every open
-episode) and ``summary.json`` written.
-Outputs are indexed by the frame's position in the source: a frame the pipeline rejected (a
-repeated stamp, a bad image) keeps its place, with no heatmap, and is listed in the summary's
-``frames_without_heatmap``.
+frames no clip covered yet are processed (``pipeline.finish``, whose event, if any, also ends
+every open episode) and ``summary.json`` written.
+``heatmaps.npz`` is indexed by the frame's position in the source: a frame the pipeline rejected
+(a repeated stamp, a bad image) keeps its place, with no heatmap, and is listed in the summary's
+``frames_without_heatmap``; in ``annotated.mp4`` a frame with a bad stamp stays, plain, and a bad
+image is left out.
 """
 from __future__ import annotations
 

@@ -131,8 +131,9 @@ class HeatmapNode(LifecycleNode):
             if not (period > 0 and math.isfinite(period)):
                 raise ValueError(f"diagnostics_period_s must be a positive number of seconds, got {period}")
             cfg = self._pipeline_config()
+            pipeline_cfg = PipelineConfig.from_dict(cfg)  # checked before an engine loads
             engine = build_engine(cfg)
-            self.pipeline = AnomalyPipeline(engine, PipelineConfig.from_dict(cfg))
+            self.pipeline = AnomalyPipeline(engine, pipeline_cfg)
             out_qos = qos_profile(self.param("output_reliability"), self.param("output_depth"))
             qos_profile(self.param("qos_reliability"), self.param("qos_depth"))  # validate now, not on activate
         except Exception as exc:  # noqa: BLE001 - any failure: stay unconfigured, say why, allow a retry

@@ -153,10 +153,10 @@ def build_feature_cache(
     jobs = [(split, v) for split, videos in videos_by_split.items() for v in videos]
     for split, video in tqdm(jobs, desc=f"encoding ({encoder_init} encoder)", disable=not progress, unit="video"):
         file = f"{split}/{video.name}.npz"
-        if reuse and (root / file).is_file():
-            entries.append(entry(split, video, len(choose_pairs(video, pairs_per_video, abnormal_fraction, seed, gap))))
-            continue
         ends = choose_pairs(video, pairs_per_video, abnormal_fraction, seed, gap)
+        if reuse and (root / file).is_file():
+            entries.append(entry(split, video, len(ends)))
+            continue
         frames = [int(f) for t in ends for f in (t - gap, t)]
         pixels = video.read_frames(0, int(ends.max()) + 1)[frames]  # one sequential decode
         clip = preprocess_clip(pixels, model_config.input_size, backbone.pixel_mean, backbone.pixel_std)
