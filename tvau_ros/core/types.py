@@ -106,6 +106,11 @@ class Region:
     label: str = "anomaly"
     track_id: int = 0  # 0 = not (yet) assigned to a confirmed track
     ground_point: GroundPoint | None = None
+    # the behaviour attribute behind ``label`` (engines that measure one): its value in
+    # ``attribute_unit`` and how unusual it is against the scene's normal, in [0, 1]
+    attribute_value: float = 0.0
+    attribute_unit: str = ""
+    attribute_score: float = 0.0
 
 
 @dataclass
@@ -186,19 +191,31 @@ class Evidence:
         return size + sum(f.image.nbytes for f in self.frames[len(self.frames) - new:])
 
 
+def region_to_dict(region: Region, ndigits: int = 6) -> dict:
+    """JSON-ready form of one Region (the keys of ``tvau_msgs/AnomalyRegion``)."""
+    point = region.ground_point
+    return {
+        "track_id": int(region.track_id),
+        "box": region.box.as_list(),
+        "peak_score": round(float(region.peak_score), ndigits),
+        "mean_score": round(float(region.mean_score), ndigits),
+        "area_fraction": round(float(region.area_fraction), ndigits),
+        "label": region.label,
+        "attribute_value": round(float(region.attribute_value), ndigits),
+        "attribute_unit": region.attribute_unit,
+        "attribute_score": round(float(region.attribute_score), ndigits),
+        "ground_point": None if point is None else {
+            "x": round(point.x, ndigits), "y": round(point.y, ndigits), "z": round(point.z, ndigits),
+            "frame_id": point.frame_id},
+    }
+
+
 def evidence_to_dict(evidence: Evidence, ndigits: int = 6) -> dict:
     """JSON-ready summary of one Evidence: what ``tvau run`` writes per line of events.jsonl.
 
     The node's ``AnomalyEvent`` converts to the same keys (``msg_conversion.event_to_dict``),
     so offline and ROS outputs are directly comparable.
     """
-
-    def ground(point: GroundPoint | None):
-        if point is None:
-            return None
-        return {"x": round(point.x, ndigits), "y": round(point.y, ndigits), "z": round(point.z, ndigits),
-                "frame_id": point.frame_id}
-
     return {
         "frame_index": evidence.frame_index,
         "stamp_ns": evidence.stamp_ns,
@@ -208,18 +225,7 @@ def evidence_to_dict(evidence: Evidence, ndigits: int = 6) -> dict:
         "frame_score": round(float(evidence.frame_score), ndigits),
         "is_anomalous": bool(evidence.is_anomalous),
         "model_id": evidence.model_id,
-        "regions": [
-            {
-                "track_id": r.track_id,
-                "box": r.box.as_list(),
-                "peak_score": round(float(r.peak_score), ndigits),
-                "mean_score": round(float(r.mean_score), ndigits),
-                "area_fraction": round(float(r.area_fraction), ndigits),
-                "label": r.label,
-                "ground_point": ground(r.ground_point),
-            }
-            for r in evidence.regions
-        ],
+        "regions": [region_to_dict(r, ndigits) for r in evidence.regions],
         "started_track_ids": list(evidence.started_track_ids),
         "ended_track_ids": list(evidence.ended_track_ids),
     }

@@ -15,7 +15,7 @@ from std_msgs.msg import Header
 from tvau_msgs.msg import AnomalyEvent, AnomalyRegion
 
 from tvau_ros.core.ground_projection import CameraIntrinsics
-from tvau_ros.core.types import NS_PER_S, Evidence, GroundPoint, Region
+from tvau_ros.core.types import NS_PER_S, Box, Evidence, GroundPoint, Region, region_to_dict
 from tvau_ros.nodes.image_conversion import compressed_to_rgb8, image_to_rgb8, numpy_to_image
 
 
@@ -85,6 +85,8 @@ def region_msg(region: Region, stamp_ns: int) -> AnomalyRegion:
         box=RegionOfInterest(x_offset=int(b.x), y_offset=int(b.y), width=int(b.width), height=int(b.height)),
         peak_score=float(region.peak_score), mean_score=float(region.mean_score),
         area_fraction=float(region.area_fraction), label=region.label,
+        attribute_value=float(region.attribute_value), attribute_unit=region.attribute_unit,
+        attribute_score=float(region.attribute_score),
         has_ground_point=region.ground_point is not None,
     )
     if region.ground_point is not None:
@@ -110,16 +112,20 @@ def ground_points(evidence: Evidence) -> list[PointStamped]:
             if r.track_id and r.ground_point is not None]
 
 
+def region_from_msg(msg: AnomalyRegion) -> Region:
+    """The core ``Region`` of an ``AnomalyRegion`` message (inverse of ``region_msg``)."""
+    point = None
+    if msg.has_ground_point:
+        p = msg.ground_point
+        point = GroundPoint(p.point.x, p.point.y, p.point.z, p.header.frame_id)
+    return Region(Box(int(msg.box.x_offset), int(msg.box.y_offset), int(msg.box.width), int(msg.box.height)),
+                  float(msg.peak_score), float(msg.mean_score), float(msg.area_fraction), msg.label,
+                  int(msg.track_id), point, float(msg.attribute_value), msg.attribute_unit,
+                  float(msg.attribute_score))
+
+
 def event_to_dict(msg: AnomalyEvent, ndigits: int = 6) -> dict:
     """The keys of ``tvau_ros.core.types.evidence_to_dict`` (frame_index unknown: -1)."""
-
-    def ground(region: AnomalyRegion):
-        if not region.has_ground_point:
-            return None
-        p = region.ground_point
-        return {"x": round(p.point.x, ndigits), "y": round(p.point.y, ndigits), "z": round(p.point.z, ndigits),
-                "frame_id": p.header.frame_id}
-
     return {
         "frame_index": -1,
         "stamp_ns": stamp_to_ns(msg.header.stamp),
@@ -129,14 +135,7 @@ def event_to_dict(msg: AnomalyEvent, ndigits: int = 6) -> dict:
         "frame_score": round(float(msg.frame_score), ndigits),
         "is_anomalous": bool(msg.is_anomalous),
         "model_id": msg.model_id,
-        "regions": [
-            {"track_id": int(r.track_id),
-             "box": [int(r.box.x_offset), int(r.box.y_offset), int(r.box.width), int(r.box.height)],
-             "peak_score": round(float(r.peak_score), ndigits), "mean_score": round(float(r.mean_score), ndigits),
-             "area_fraction": round(float(r.area_fraction), ndigits), "label": r.label,
-             "ground_point": ground(r)}
-            for r in msg.regions
-        ],
+        "regions": [region_to_dict(region_from_msg(r), ndigits) for r in msg.regions],
         "started_track_ids": [int(i) for i in msg.started_track_ids],
         "ended_track_ids": [int(i) for i in msg.ended_track_ids],
     }
