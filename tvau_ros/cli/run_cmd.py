@@ -30,7 +30,7 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
 
 
 def pipeline_config_from_args(args: argparse.Namespace) -> dict:
-    from tvau_ros.core.pipeline import load_pipeline_config
+    from tvau_ros.core.pipeline_config import load_pipeline_config
 
     overrides: dict = {}
     if args.checkpoint:
@@ -63,7 +63,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tvau_ros.core.pipeline import AnomalyPipeline, EngineLoadError, PipelineConfig, build_engine
+    from tvau_ros.core.engine_registry import EngineLoadError
+    from tvau_ros.core.pipeline import AnomalyPipeline
     from tvau_ros.io.offline import run_offline
     from tvau_ros.io.sources import SourceError, open_source
     from tvau_ros.io.summary import format_summary
@@ -81,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
     except SourceError as exc:
         raise CliError(str(exc)) from None
     try:
-        pipeline_cfg = PipelineConfig.from_dict(cfg)  # checked before an engine loads
-        pipeline = AnomalyPipeline(build_engine(cfg), pipeline_cfg)
+        pipeline = AnomalyPipeline.from_config(cfg=cfg)
     except (EngineLoadError, ValueError) as exc:
         source.close()
         raise CliError(str(exc)) from None
