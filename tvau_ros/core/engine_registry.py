@@ -4,11 +4,11 @@
 models are looked up by model card name in ``models_dirs()``.
 
 >>> sorted(ENGINES)
-['ahd', 'motion_baseline']
+['ahd', 'behaviour', 'motion_baseline']
 >>> build_engine({"engine": "nope"})
 Traceback (most recent call last):
 ...
-tvau_ros.core.engine_registry.EngineLoadError: unknown engine 'nope'; choose one of ahd, motion_baseline
+tvau_ros.core.engine_registry.EngineLoadError: unknown engine 'nope'; choose one of ahd, behaviour, motion_baseline
 """
 from __future__ import annotations
 
@@ -84,7 +84,43 @@ def _ahd(cfg: dict) -> HeatmapEngine:
         raise EngineLoadError(f"engine 'ahd': cannot load {checkpoint} on {ahd.get('device', 'cpu')!r}: {exc}") from None
 
 
-ENGINES: dict[str, Callable[[dict], HeatmapEngine]] = {"motion_baseline": _motion_baseline, "ahd": _ahd}
+def scene_dir(cfg: dict) -> Path:
+    """Where scene models are looked up by name: ``behaviour.scene_dir``, else models/scenes."""
+    folder = str((cfg.get("behaviour") or {}).get("scene_dir") or "")
+    if folder:
+        return Path(folder)
+    return next((d / "scenes" for d in models_dirs() if (d / "scenes").is_dir()), models_dirs()[-1] / "scenes")
+
+
+def _behaviour(cfg: dict) -> HeatmapEngine:
+    """The behaviour engine with the scene model named by ``scene`` (the generic model when
+    ``scene`` is empty; when the scene's model cannot be loaded the engine still starts, on the
+    generic model, and its status says why)."""
+    from tvau_ros.core.behaviour.engine import BehaviourConfig, BehaviourEngine, load_scene_model
+    from tvau_ros.core.behaviour.scene_model import SceneModel, SceneModelError
+
+    section = cfg.get("behaviour") or {}
+    try:
+        options = BehaviourConfig.from_dict(section)
+    except (TypeError, ValueError) as exc:
+        raise EngineLoadError(f"engine 'behaviour': {exc}") from None
+    generic_name = str(section.get("generic_model") or "tvau_scene_generic")
+    try:  # "none": no fallback model (every object scores 0 without a scene model; for learning the first)
+        generic = SceneModel.empty() if generic_name == "none" else SceneModel.load(resolve_checkpoint(generic_name))
+    except SceneModelError as exc:
+        raise EngineLoadError(f"engine 'behaviour': generic model: {exc}") from None
+    scene, warning = None, ""
+    name = str(cfg.get("scene") or "")
+    if name:
+        try:
+            scene = load_scene_model(name, scene_dir(cfg))
+        except SceneModelError as exc:
+            warning = f"{exc}; using the generic model"
+    return BehaviourEngine(options, generic, scene, warning)
+
+
+ENGINES: dict[str, Callable[[dict], HeatmapEngine]] = {
+    "motion_baseline": _motion_baseline, "ahd": _ahd, "behaviour": _behaviour}
 
 
 def build_engine(cfg: dict) -> HeatmapEngine:
