@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "data"))
 from tvau_data_fixtures import TINY, generated_root, tiny_config  # noqa: E402
 
 from tvau_ros.data import load_dataset  # noqa: E402

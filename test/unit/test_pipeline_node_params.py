@@ -32,7 +32,7 @@ def test_launch_file_parses_and_uses_the_node_names_and_executables():
     strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     assert {"tvau_heatmap", "tvau_replay", "tvau_recorder", "heatmap_node", "replay_node", "recorder_node",
             "tvau.rviz", "params.yaml"} <= strings
-    setup = (LAUNCH.parent / "setup.py").read_text()
+    setup = (LAUNCH.parent / "ros" / "tvau_ros" / "setup.py").read_text()
     for executable in ("heatmap_node", "replay_node", "recorder_node"):
         assert f"{executable} = tvau_ros.nodes.{executable}:main" in setup
     yaml.safe_load((LAUNCH / "tvau.rviz").read_text())

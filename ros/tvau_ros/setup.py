@@ -1,4 +1,10 @@
-"""ament_python / pip build of tvau_ros."""
+"""ament_python / pip build of tvau_ros.
+
+This folder is the ROS package ``tvau_ros`` (package.xml + setup.py). ``tvau_ros``, ``launch``
+and ``models`` here are links to the repository's top-level folders: the repository root holds
+no package manifest, so that colcon's and rosdep's crawlers, which stop descending at a package,
+also find ``tvau_msgs`` (see the README, "Build with colcon").
+"""
 from glob import glob
 
 from setuptools import find_packages, setup
