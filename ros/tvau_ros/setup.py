@@ -31,9 +31,10 @@ setup(
     entry_points={
         "console_scripts": [
             "tvau = tvau_ros.cli:main",
-            "heatmap_node = tvau_ros.nodes.heatmap_node:main",
-            "replay_node = tvau_ros.nodes.replay_node:main",
-            "recorder_node = tvau_ros.nodes.recorder_node:main",
+            # one line instead of a traceback when tvau_msgs is not built (tvau_ros/nodes/entry.py)
+            "heatmap_node = tvau_ros.nodes.entry:heatmap_node",
+            "replay_node = tvau_ros.nodes.entry:replay_node",
+            "recorder_node = tvau_ros.nodes.entry:recorder_node",
         ],
     },
 )

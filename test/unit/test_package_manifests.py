@@ -15,6 +15,8 @@ import pytest
 import yaml
 from catkin_pkg.package import parse_package
 
+from tvau_ros.nodes import graph
+
 REPO = Path(__file__).resolve().parents[2]
 TVAU_ROS = parse_package(REPO / "ros" / "tvau_ros" / "package.xml")
 TVAU_MSGS = parse_package(REPO / "tvau_msgs" / "package.xml")
@@ -42,10 +44,8 @@ def imported_modules(paths) -> set[str]:
 
 
 def launched_packages() -> set[str]:
-    """``package=`` of every node the launch file can start."""
-    tree = ast.parse((REPO / "launch" / "tvau.launch.py").read_text(encoding="utf-8"))
-    return {kw.value.value for node in ast.walk(tree) if isinstance(node, ast.Call) for kw in node.keywords
-            if kw.arg == "package" and isinstance(kw.value, ast.Constant)}
+    """Packages of every node the launch file can start (it starts the graph description's nodes)."""
+    return {spec.package for spec in graph.NODES}
 
 
 def keys_for(modules: set[str]) -> tuple[set[str], set[str], set[str]]:
