@@ -36,7 +36,7 @@ def _change_state(node, transition: str) -> EmitEvent:
 def _lifecycle_actions(node, transitions) -> list:
     """The first transition right after the node starts; each next one once the previous one's goal state is reached."""
     actions = []
-    for previous, transition in zip(transitions, transitions[1:]):
+    for previous, transition in zip(transitions, transitions[1:], strict=False):
         actions.append(RegisterEventHandler(OnStateTransition(
             target_lifecycle_node=node, goal_state=graph.TRANSITION_GOAL[previous],
             entities=[_change_state(node, transition)])))

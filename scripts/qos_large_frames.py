@@ -20,7 +20,7 @@ import numpy as np
 PAIRS = [("best_effort", "best_effort"), ("reliable", "best_effort"), ("reliable", "reliable")]
 
 
-def qos(reliability: str):
+def qos(reliability: str) -> object:
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
     policy = ReliabilityPolicy.BEST_EFFORT if reliability == "best_effort" else ReliabilityPolicy.RELIABLE
@@ -43,7 +43,7 @@ def subscriber(kind: str, reliability: str, seconds: float) -> None:
     print(f"GOT {len(got)}", flush=True)
 
 
-def frame_message(kind: str, width: int, height: int):
+def frame_message(kind: str, width: int, height: int) -> object:
     import cv2
     from sensor_msgs.msg import CompressedImage, Image
 

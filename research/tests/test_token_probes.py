@@ -7,18 +7,26 @@ import pytest
 
 from research.cached_pairs_auc import cached_pairs_auc
 from research.in_type_probe import split_in_halves
-from research.zoom_probe import candidate_boxes, follow_box, foreground_components, frame_max, linear_probe, pooled_features
+from research.tests.probe_runner import run_probe
+from research.zoom_probe import (
+    candidate_boxes,
+    follow_box,
+    foreground_components,
+    frame_max,
+    linear_probe,
+    pooled_features,
+)
 from tvau_ros.train.ahd_trainer import train_ahd
 from tvau_ros.train.config import TrainConfig
 from tvau_ros.train.features import FeatureCache
 
 from feature_cache import DIMS, MODEL, VIDEOS, write_cache
-from research.tests.probe_runner import run_probe
 
 
 def test_in_type_probe_trains_on_half_the_videos_and_scores_the_other_half(tmp_path):
 
-    videos = [("train", f"a{i}", True, "running") for i in range(4)] + [("train", f"n{i}", False, None) for i in range(2)]
+    videos = ([("train", f"a{i}", True, "running") for i in range(4)]
+              + [("train", f"n{i}", False, None) for i in range(2)])
     cache = write_cache(tmp_path / "cache", videos)
     halves = split_in_halves(cache.root, "train", tmp_path / "halves")
     assert [v["name"] for v in halves.videos("train")] == ["a0", "a2", "n0"]
@@ -59,7 +67,8 @@ def test_zoom_probe_linear_probe_scores_frames_by_their_best_crop(tmp_path):
     (root / "index.json").write_text(json.dumps({"dims": DIMS, "grid": [2, 2], "text_features": [[1.0] * 4] * 2,
                                                 "videos": entries}))
     assert pooled_features(np.zeros((3, 2, 2, 2, 2, 8), np.float16)).shape == (3, 48)
-    assert pooled_features(np.zeros((3, 2, 2, 2, 2, 8), np.float16), np.ones((3, 2, 2, 2, 8), np.float16)).shape == (3, 80)
+    with_change = pooled_features(np.zeros((3, 2, 2, 2, 2, 8), np.float16), np.ones((3, 2, 2, 2, 8), np.float16))
+    assert with_change.shape == (3, 80)
     result = linear_probe(FeatureCache(root), c=1.0)
     assert result["validation"] == {"crop_auc": 100.0, "frame_auc": 100.0}
     assert frame_max(np.array([0.3]), np.array([1]), 2).tolist() == [0.0, 0.3]

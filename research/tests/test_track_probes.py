@@ -9,16 +9,24 @@ import torch
 from research.appearance_probe import box_crops
 from research.learnt_tracks import PersonDetector, decode, detector_loss, heatmap_targets, precision_recall
 from research.oracle_tracks import oracle_table
+from research.tests.probe_runner import run_probe
 from research.token_knn_probe import token_knn_probe
-from research.track_probe import (FEATURES, distance_scorer, edge_boxes, evaluate_split, knn_scorer, person_gate,
-                                  track_features, video_tracks)
+from research.track_probe import (
+    FEATURES,
+    distance_scorer,
+    edge_boxes,
+    evaluate_split,
+    knn_scorer,
+    person_gate,
+    track_features,
+    video_tracks,
+)
 from tvau_ros.data.dataset import TrackSpan, VideoSample
 from tvau_ros.data.synthetic import load_generator_config
 from tvau_ros.data.synthetic.scene import make_scene_spec
 from tvau_ros.data.synthetic.video import VideoJob, render_job
 
 from feature_cache import VIDEOS, write_cache
-from research.tests.probe_runner import run_probe
 
 
 def test_oracle_table_marks_the_frames_where_the_target_shows():
@@ -155,7 +163,8 @@ def test_token_knn_probe_scores_cells_unlike_normal_ones_higher(tmp_path):
 
 @pytest.mark.parametrize("script, args, message", [
     ("token_knn_probe.py", ["{missing}"], "feature cache index not found"),
-    ("token_knn_probe.py", ["{cache}", "--layers", "9"], "--layers 9 is not in the cache (cached blocks: [1, 4, 8, 12])"),
+    ("token_knn_probe.py", ["{cache}", "--layers", "9"],
+     "--layers 9 is not in the cache (cached blocks: [1, 4, 8, 12])"),
     ("token_knn_probe.py", ["{cache}", "--parts", "colour"], "--parts 'colour': choose among appearance, motion"),
     ("token_knn_probe.py", ["{cache}", "--bank", "0"], "got 0, 3, 5 and 0.0"),
     ("track_probe.py", ["--neighbours", "0"], "--neighbours must be >= 1, got 0"),
@@ -173,7 +182,8 @@ def test_token_knn_probe_scores_cells_unlike_normal_ones_higher(tmp_path):
 def test_track_probes_bad_arguments_exit_with_one_line_naming_the_value(tmp_path, script, args, message):
     (tmp_path / "empty").mkdir()
     (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "index.json").write_text(json.dumps({"settings": {"encoder": {"layers": [1, 4, 8, 12]}}, "videos": []}))
+    index = {"settings": {"encoder": {"layers": [1, 4, 8, 12]}}, "videos": []}
+    (tmp_path / "cache" / "index.json").write_text(json.dumps(index))
     argv = [a.format(missing=tmp_path / "missing", empty=tmp_path / "empty", cache=tmp_path / "cache") for a in args]
     done = run_probe(script.removesuffix(".py"), argv)
     assert done.returncode != 0 and message in done.stderr

@@ -94,7 +94,7 @@ def test_launch_nodes_are_the_descriptions_with_the_same_parameters_as_bringup(l
     specs = graph.selected_nodes(resolved)
     nodes = nodes_of(launched(launch_file, context))
     assert [n.kwargs["name"] for n in nodes] == [s.name for s in specs]
-    for node, spec in zip(nodes, specs):
+    for node, spec in zip(nodes, specs, strict=True):
         kw = node.kwargs
         assert (kw["package"], kw["executable"]) == (spec.package, spec.executable)
         assert type(node).__name__ == ("LifecycleNode" if spec.lifecycle else "Node")

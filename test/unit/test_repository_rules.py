@@ -34,10 +34,12 @@ def test_the_probes_live_in_research_and_training_keeps_configs_and_the_reproduc
     assert PROBES >= {"cached_pairs_auc", "in_type_probe", "zoom_probe", "track_probe", "oracle_tracks",
                       "learnt_tracks", "appearance_probe", "token_knn_probe"}
     assert not list((REPO / "training").glob("*.py"))
-    assert (REPO / "training" / "reproduce_default.sh").is_file() and list((REPO / "training" / "configs").glob("*.yaml"))
+    assert (REPO / "training" / "reproduce_default.sh").is_file()
+    assert list((REPO / "training" / "configs").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("path", python_files("tvau_ros", "launch", "scripts", "test"), ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("path", python_files("tvau_ros", "launch", "scripts", "test"),
+                         ids=lambda p: str(p.relative_to(REPO)))
 def test_product_code_and_tests_do_not_import_research(path):
     bad = {name for name in imported(path)
            if name.split(".")[0] in {"research", "training"} or name.split(".")[0] in PROBES}

@@ -7,6 +7,7 @@ repository root therefore holds no package.xml / setup.py; ``tvau_ros``'s manife
 ``ros/tvau_ros`` next to ``tvau_msgs/`` (README, "Build with colcon").
 """
 import argparse
+import tomllib
 
 import pytest
 from catkin_pkg.packages import find_packages
@@ -44,6 +45,8 @@ def test_a_fresh_clone_has_no_build_products_and_both_package_folders():
 def test_the_repository_root_is_not_a_package_so_crawlers_descend_into_it():
     assert not (REPO / "package.xml").exists() and not (REPO / "setup.py").exists(), (
         "a package.xml or setup.py at the root makes colcon and rosdep stop there and miss tvau_msgs")
+    tools = tomllib.loads((REPO / "pyproject.toml").read_text())  # tool configuration only
+    assert not {"project", "build-system"} & set(tools) and "ruff" in tools["tool"]
 
 
 def test_colcon_finds_both_packages_in_dependency_order_with_their_dependencies(workspace):

@@ -84,7 +84,7 @@ def _add_graph_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, dest=arg.name, help=arg.description, **options)
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     node = subparsers.add_parser("node", help="run one ROS 2 node (heatmap, replay, recorder)",
                                  description=__doc__.split("\n\n")[0])
     nodes = node.add_subparsers(dest="node", metavar="NODE", required=True)

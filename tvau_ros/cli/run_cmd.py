@@ -7,13 +7,14 @@ layout), ``events.jsonl`` (one event per processed clip) and ``summary.json``; p
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from tvau_ros.cli import CliError
 
 
-def _positive(kind):
-    def parse(text: str):
+def _positive(kind: type) -> Callable[[str], float]:
+    def parse(text: str) -> float:
         value = kind(text)
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
@@ -68,7 +69,7 @@ def pipeline_config_from_args(args: argparse.Namespace) -> dict:
         raise CliError(str(exc)) from None
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run", help="process a recorded video / image folder / rosbag2 offline",
                                    description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)

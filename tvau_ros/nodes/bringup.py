@@ -54,7 +54,7 @@ def default_params_file() -> Path:
     return share_dir() / "launch" / "params.yaml"
 
 
-def ros_value(value) -> str:
+def ros_value(value: object) -> str:
     """A Python value as a ``-p name:=value`` literal (YAML syntax; strings stay strings).
 
     >>> ros_value(True), ros_value([1.0, 2]), ros_value(""), ros_value("1.5"), ros_value("/cam/image")
@@ -195,7 +195,7 @@ def _print_summary(path: Path) -> None:
         print(f"tvau bringup: no summary written ({path} missing)", file=sys.stderr)
 
 
-def _raise_interrupt(signum, frame):  # SIGTERM stops the graph like Ctrl-C does
+def _raise_interrupt(signum: int, frame: object) -> None:  # SIGTERM stops the graph like Ctrl-C does
     raise KeyboardInterrupt
 
 
@@ -220,13 +220,14 @@ def bringup(values: Mapping[str, str] | None = None, *, exit_when_done: bool = T
     for spec in specs:
         extra = {}
         if spec.key == "recorder":  # bringup prints the summary itself; with a source it ends the run
-            extra = {"print_summary": False, **({"idle_exit_s": idle_exit_s} if exit_when_done and resolved["source"]
-                                                else {})}
+            extra["print_summary"] = False
+            if exit_when_done and resolved["source"]:
+                extra["idle_exit_s"] = idle_exit_s
         commands[spec.key] = spec_command(spec, resolved, extra)
     finite = "replay" if resolved["source"] and exit_when_done and not resolved["loop"] else None
     procs: dict[str, NodeProcess] = {}
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if threading.current_thread() is threading.main_thread() \
-        else None
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if on_main_thread else None
     code = 0
     try:
         for spec in specs:
