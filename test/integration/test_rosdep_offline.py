@@ -73,6 +73,7 @@ def test_rosdep_keys_lists_the_keys_of_both_packages(rosdep_env):
     assert {"rosidl_default_generators", "rviz2", "python3-numpy"} <= set(listed.stdout.split())
 
 
+@pytest.mark.slow  # rosdep asks dpkg / pip about every package: about 25 s each on 2 cores
 @pytest.mark.parametrize("os_name", ["ubuntu:noble", "debian:bookworm"])
 def test_rosdep_install_resolves_every_key(rosdep_env, os_name):
     env, src = rosdep_env
