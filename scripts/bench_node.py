@@ -40,15 +40,14 @@ CAMERA = "/tvau_bench/image_raw"
 
 
 def offline_fps(clip: Path, config: str | None, repeats: int) -> dict:
-    from tvau_ros.core.pipeline import AnomalyPipeline, PipelineConfig, build_engine, load_pipeline_config
+    from tvau_ros.core.pipeline import AnomalyPipeline
     from tvau_ros.io.offline import run_offline
     from tvau_ros.io.sources import open_source
 
     frames, wall = 0, 0.0
     with tempfile.TemporaryDirectory() as out:
         for _ in range(repeats):
-            cfg = load_pipeline_config(config)
-            pipeline = AnomalyPipeline(build_engine(cfg), PipelineConfig.from_dict(cfg))
+            pipeline = AnomalyPipeline.from_config(config)
             summary = run_offline(open_source(clip), pipeline, out, video=False)
             frames += summary["frames"]
             wall += summary["wall_s"]

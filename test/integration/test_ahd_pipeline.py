@@ -3,7 +3,9 @@ AnomalyPipeline the node runs, on the bundled generated clip with one anomaly (a
 import numpy as np
 import pytest
 
-from tvau_ros.core.pipeline import AnomalyPipeline, PipelineConfig, build_engine, load_pipeline_config, shipped_model
+from tvau_ros.core.engine_registry import build_engine, shipped_model
+from tvau_ros.core.pipeline import AnomalyPipeline
+from tvau_ros.core.pipeline_config import PipelineConfig, load_pipeline_config
 from tvau_ros.io.sample_clip import generate_sample_clip
 
 CONFIG = "tvau_ros/configs/pipeline_ahd.yaml"

@@ -10,7 +10,7 @@ from tvau_ros.core.ahd import AHDConfig, TorchAHDEngine
 from tvau_ros.core.backbones.dinov2_minilm import DinoV2MiniLMBackbone
 from tvau_ros.core.checkpoint import save_ahd_checkpoint
 from tvau_ros.export.onnx_export import export_ahd_onnx
-from tvau_ros.export.ort_engine import OrtAHDEngine, resolve_providers
+from tvau_ros.core.ahd_ort import OrtAHDEngine, resolve_providers
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_engine_interface_and_metadata(exported):
     assert ort_engine.clip_len == 4 and ort_engine.config == engine.config
     assert ort_engine.pixel_mean == engine.pixel_mean and ort_engine.model_id == engine.model_id
     out = ort_engine.infer(np.zeros((4, 56, 84, 3), np.uint8))
-    assert np.isfinite(out.heatmap).all() and out.frame_scores().shape == (4,)
+    assert np.isfinite(out.heatmap).all() and out.heatmap.shape == (4, 56, 84)
     with pytest.raises(ValueError, match="NaN"):
         ort_engine.infer_preprocessed(np.full((4, 3, 56, 84), np.nan, np.float32))
 
@@ -137,8 +137,8 @@ def test_onnxruntime_deployment_never_imports_torch(exported):
         "from tvau_ros.core.ahd_spec import load_ahd_engine\n"
         f"engine = load_ahd_engine({str(onnx_path)!r}, 'onnxruntime', providers=['cpu'])\n"
         "out = engine.infer(np.zeros((engine.clip_length, 48, 64, 3), np.uint8))\n"
-        "print(out.heatmap.shape, out.frame_scores().shape, 'torch' in sys.modules)\n"
+        "print(out.heatmap.shape, out.class_maps.shape[1], 'torch' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[0] == "(5, 48, 64) (5,) False"
+    assert done.stdout.split("\n")[0] == "(5, 48, 64) 2 False"

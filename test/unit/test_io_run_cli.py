@@ -7,7 +7,9 @@ import cv2
 import pytest
 
 from tvau_ros.cli import main
-from tvau_ros.core.pipeline import AnomalyPipeline, PipelineConfig, build_engine, load_pipeline_config
+from tvau_ros.core.engine_registry import build_engine
+from tvau_ros.core.pipeline import AnomalyPipeline
+from tvau_ros.core.pipeline_config import PipelineConfig, load_pipeline_config
 from tvau_ros.core.types import evidence_to_dict
 from tvau_ros.io.bag_writer import write_image_bag
 from tvau_ros.io.sample_clip import generate_sample_clip

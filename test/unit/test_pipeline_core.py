@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from tvau_ros.core.engine import HeatmapResult
-from tvau_ros.core.pipeline import (
-    AnomalyPipeline, EngineLoadError, PipelineConfig, build_engine, load_pipeline_config,
-)
+from tvau_ros.core.engine_registry import EngineLoadError, build_engine
+from tvau_ros.core.pipeline import AnomalyPipeline
+from tvau_ros.core.pipeline_config import PipelineConfig, load_pipeline_config
 from tvau_ros.core.types import NS_PER_S, evidence_to_dict
 from tvau_ros.io.sample_clip import render_sample_clip
 
@@ -161,7 +161,7 @@ def test_engine_with_wrong_heatmap_shape_is_reported():
     class Broken:
         model_id, clip_length = "broken", 2
 
-        def infer(self, clip):
+        def infer(self, clip, stamps_ns=None):
             return HeatmapResult(np.zeros((1, 4, 4), np.float32))
 
     pipe = AnomalyPipeline(Broken(), PipelineConfig())

@@ -67,17 +67,30 @@ def test_invalid_bounds(kwargs):
         EvidenceStore(**kwargs)
 
 
+def _event(stamp, regions=(), ended=()):
+    return {"stamp_ns": stamp, "ended_track_ids": list(ended),
+            "regions": [{"track_id": t, "peak_score": p, "label": label, "ground_point": None} for t, p, label in regions]}
+
+
 def test_episode_log_spans_and_bounded_history():
     log = EpisodeLog(max_finished=2)
     for track_id in (1, 2, 3):
-        t = Track(track_id, Box(0, 0, 1, 1), first_stamp_ns=track_id * 10, last_stamp_ns=track_id * 10, peak_score=0.6,
-                  confirmed=True)
-        log.start([t])
-        t.peak_score, t.last_stamp_ns = 0.8, track_id * 10 + 5
-        log.touch([t])
-        log.end([t])
-    assert [(e.track_id, e.start_ns, e.end_ns, e.peak_score) for e in log.finished()] == [(2, 20, 25, 0.8),
-                                                                                          (3, 30, 35, 0.8)]
+        log.add_event(_event(track_id * 10, [(track_id, 0.6, "slow")]))
+        log.add_event(_event(track_id * 10 + 5, [(track_id, 0.8, "fast")]))
+        log.add_event(_event(track_id * 10 + 7, ended=[track_id]))
+    assert [(e.track_id, e.start_ns, e.end_ns, e.peak_score, e.label) for e in log.finished()] == [
+        (2, 20, 25, 0.8, "fast"), (3, 30, 35, 0.8, "fast")]
     assert log.total_started == 3 and log.open() == []
-    log.end([Track(9, Box(0, 0, 1, 1), 0, 0, 0.1)])  # never started: ignored
+    log.add_event(_event(50, ended=[9]))  # never started: ignored
     assert len(log.finished()) == 2
+
+
+def test_episode_log_records_open_episodes_and_close_all():
+    log = EpisodeLog()
+    log.add_event(_event(10**9, [(4, 0.7, "unusual_place"), (0, 0.9, "fast")]))  # track 0 = tentative: no episode
+    log.add_event(_event(3 * 10**9, [(4, 0.6, "unusual_place")]))
+    assert [e.track_id for e in log.open()] == [4] and log.open()[0].end_ns is None
+    assert log.records(0) == [{"track_id": 4, "label": "unusual_place", "peak_score": 0.7, "events": 2,
+                               "ground_point": None, "start_s": 1.0, "end_s": 3.0, "duration_s": 2.0}]
+    log.close_all()
+    assert log.open() == [] and log.finished()[0].end_ns == 3 * 10**9

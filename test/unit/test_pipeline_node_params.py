@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tvau_ros.core.pipeline import AnomalyPipeline, PipelineConfig, build_engine, load_pipeline_config
+from tvau_ros.core.engine_registry import build_engine
+from tvau_ros.core.pipeline import AnomalyPipeline
+from tvau_ros.core.pipeline_config import PipelineConfig, load_pipeline_config
 from tvau_ros.nodes import heatmap_node, recorder_node, replay_node
 from tvau_ros.nodes.bringup import default_params_file, node_command, ros_value
 

@@ -57,7 +57,7 @@ def _bench_worker(job: dict) -> dict:
                                     dataclasses.replace(engine.config, input_size=tuple(job["input_size"])),
                                     engine.model_id, device=job["device"])
     else:
-        from tvau_ros.export.ort_engine import OrtAHDEngine
+        from tvau_ros.core.ahd_ort import OrtAHDEngine
 
         engine = OrtAHDEngine(job["onnx"], providers=job["providers"], threads=job["threads"])
     load_s = time.perf_counter() - start

@@ -62,7 +62,7 @@ def load_torch_engine(args: argparse.Namespace):
 def _verify(engine, onnx_path, tolerance: float = 1e-4) -> float:
     import numpy as np
 
-    from tvau_ros.export.ort_engine import OrtAHDEngine
+    from tvau_ros.core.ahd_ort import OrtAHDEngine
 
     frames = np.random.default_rng(0).integers(0, 256, (engine.clip_len, 120, 160, 3), dtype=np.uint8)
     ref, got = engine.infer(frames), OrtAHDEngine(onnx_path, providers=["cpu"]).infer(frames)

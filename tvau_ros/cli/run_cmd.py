@@ -49,7 +49,7 @@ def pipeline_config_from_args(args: argparse.Namespace) -> dict:
     packaged pipeline_ahd.yaml (the model and the clip stride it was made for); with one, that
     config plus ``ahd.checkpoint: tvau_ahd_dinov2s_minilm``.
     """
-    from tvau_ros.core.pipeline import load_pipeline_config
+    from tvau_ros.core.pipeline_config import load_pipeline_config
 
     overrides: dict = {}
     if args.checkpoint:
@@ -88,7 +88,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tvau_ros.core.pipeline import AnomalyPipeline, EngineLoadError, PipelineConfig, build_engine
+    from tvau_ros.core.engine_registry import EngineLoadError
+    from tvau_ros.core.pipeline import AnomalyPipeline
     from tvau_ros.io.offline import run_offline
     from tvau_ros.io.sources import SourceError, open_source
     from tvau_ros.io.summary import format_summary
@@ -106,8 +107,7 @@ def run(args: argparse.Namespace) -> int:
     except SourceError as exc:
         raise CliError(str(exc)) from None
     try:
-        pipeline_cfg = PipelineConfig.from_dict(cfg)  # checked before an engine loads
-        pipeline = AnomalyPipeline(build_engine(cfg), pipeline_cfg)
+        pipeline = AnomalyPipeline.from_config(cfg=cfg)
     except (EngineLoadError, ValueError) as exc:
         source.close()
         raise CliError(str(exc)) from None

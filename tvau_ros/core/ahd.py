@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 
 # the torch-free half (config, output, engine loader) lives in ahd_spec; these names are used here
-from tvau_ros.core.ahd_spec import AHDConfig, AHDOutput, fit_heatmap_to_frames, motion_context
+from tvau_ros.core.ahd_spec import AHDConfig, AHDOutput, heatmap_result, motion_context
+from tvau_ros.core.engine import HeatmapResult
 from tvau_ros.core.prompts import ABNORMAL, PromptSet, load_prompt_set
 
 
@@ -218,7 +219,7 @@ class TorchAHDEngine:
     """Inference with torch: ``infer(frames uint8 (T, H, W, 3)) -> AHDOutput`` (numpy arrays).
 
     Satisfies ``tvau_ros.core.engine.HeatmapEngine`` (``model_id``, ``clip_length``, ``infer``);
-    ``OrtAHDEngine`` (tvau_ros.export.ort_engine) has the same interface.
+    ``OrtAHDEngine`` (tvau_ros.core.ahd_ort) has the same interface.
     ``infer_preprocessed`` returns the heatmap at the model input size, ``infer`` at the frames' size.
 
     >>> engine = TorchAHDEngine.from_config(load_ahd_config("default"), seed=0)   # doctest: +SKIP
@@ -292,9 +293,9 @@ class TorchAHDEngine:
         heatmap, maps = self.model(torch.from_numpy(clip).to(self.device))
         return AHDOutput(maps, heatmap, {"runtime": self.runtime, "model_id": self.model_id}).numpy()
 
-    def infer(self, frames: np.ndarray) -> AHDOutput:
+    def infer(self, frames: np.ndarray, stamps_ns: Sequence[int] | None = None) -> HeatmapResult:
         """uint8 RGB ``(T, H, W, 3)`` -> heatmap ``(T, H, W)`` (the frames' size) and H_c ``(T', 2, H', W')``."""
-        return fit_heatmap_to_frames(self.infer_preprocessed(self.preprocess(frames)), frames)
+        return heatmap_result(self.infer_preprocessed(self.preprocess(frames)), frames)
 
     @property
     def clip_length(self) -> int:

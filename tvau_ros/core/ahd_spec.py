@@ -1,7 +1,7 @@
 """The torch-free half of the AHD: its config, its output type and the engine loader.
 
 An onnxruntime deployment (``backend: onnxruntime``) imports only this module, the clip
-preprocessing and ``tvau_ros.export.ort_engine``, never torch; ``tvau_ros.core.ahd`` (the
+preprocessing and ``tvau_ros.core.ahd_ort``, never torch; ``tvau_ros.core.ahd`` (the
 torch model and engine) re-exports everything here.
 """
 from __future__ import annotations
@@ -15,6 +15,9 @@ from typing import Any, Sequence
 
 import numpy as np
 import yaml
+
+from tvau_ros.core.engine import HeatmapResult
+
 
 @dataclass(frozen=True)
 class AHDConfig:
@@ -115,14 +118,15 @@ def motion_context(config: AHDConfig, temporal_patch: int) -> int:
     return config.motion_stride * temporal_patch if config.motion else 0
 
 
-def fit_heatmap_to_frames(output: AHDOutput, frames: np.ndarray) -> AHDOutput:
-    """Resize an engine's model-resolution heatmap (numpy) to the frames' own H x W."""
+def heatmap_result(output: AHDOutput, frames: np.ndarray) -> HeatmapResult:
+    """An engine's model-resolution output (numpy) as the pipeline's result, the heatmap
+    resized to the frames' own H x W."""
     from tvau_ros.core.clip import resize_heatmap
 
-    size = frames.shape[1:3]
-    if output.heatmap.shape[-2:] != size:
-        output.heatmap = np.clip(resize_heatmap(output.heatmap, size), 0.0, 1.0)
-    return output
+    heatmap, size = output.heatmap, frames.shape[1:3]
+    if heatmap.shape[-2:] != size:
+        heatmap = np.clip(resize_heatmap(heatmap, size), 0.0, 1.0)
+    return HeatmapResult(heatmap, output.class_maps)
 
 
 def load_ahd_engine(path: str | os.PathLike, backend: str = "torch", device: str = "cpu", providers: Sequence[str] | None = None):
@@ -136,7 +140,7 @@ def load_ahd_engine(path: str | os.PathLike, backend: str = "torch", device: str
 
         return TorchAHDEngine.from_checkpoint(path, device=device)
     if backend == "onnxruntime":
-        from tvau_ros.export.ort_engine import OrtAHDEngine
+        from tvau_ros.core.ahd_ort import OrtAHDEngine
 
         onnx_path = path if path.suffix == ".onnx" else path.with_suffix(".onnx")
         if not onnx_path.is_file():

@@ -32,6 +32,7 @@ import hashlib
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, fields
+from typing import Sequence
 
 import numpy as np
 
@@ -130,7 +131,7 @@ class MotionBaselineEngine:
             scores[label] = score * min(1.0, fraction / cfg.size_ref)
         return scores[labels]
 
-    def infer(self, clip: np.ndarray) -> HeatmapResult:
+    def infer(self, clip: np.ndarray, stamps_ns: Sequence[int] | None = None) -> HeatmapResult:
         import cv2
 
         clip = np.asarray(clip)

@@ -1,299 +1,46 @@
 """The anomaly pipeline: frames in, one ``Evidence`` per processed clip out.
 
-ONE object shared by the ROS heatmap node and ``tvau run`` (no ROS here):
+ONE object shared by the ROS heatmap node, ``tvau run`` and the evaluation (no ROS here):
 
     frame -> checks (size, stamps, resolution) -> resize -> ClipBuffer -> engine.infer(clip)
-          -> heatmap smoothing, frame score, regions -> tracker -> episodes -> ground points
-          -> Evidence -> EvidenceStore
+          -> per new frame: score and regions (engine's objects, or heatmap components)
+          -> tracker -> episodes -> ground points -> Evidence -> EvidenceStore
 
 Synchronous use (offline): ``push(image, stamp_ns)`` returns an Evidence when a clip was
 processed. Asynchronous use (node): the receiving thread calls ``submit`` (cheap), a
 processing thread calls ``next_clip`` and ``process``; when processing is slower than the
 camera, only the newest clip is processed and the skipped frames are counted as dropped.
+Configuration: ``pipeline_config.py``; engines: ``engine_registry.py``; counters: ``pipeline_stats.py``.
 
 >>> import numpy as np
->>> cfg = load_pipeline_config(overrides={"motion_baseline": {"clip_length": 3}})
->>> pipe = AnomalyPipeline(build_engine(cfg), PipelineConfig.from_dict(cfg))
+>>> pipe = AnomalyPipeline.from_config(overrides={"motion_baseline": {"clip_length": 3}})
 >>> img = np.zeros((48, 64, 3), np.uint8)
->>> [pipe.push(img, stamp_ns=i * 10**8) is not None for i in range(4)]
+>>> [pipe.push(img, stamp_ns=(i + 1) * 10**8) is not None for i in range(4)]
 [False, False, True, True]
->>> pipe.stats.snapshot()["processed"], pipe.store.latest().frame_score
+>>> pipe.diagnostics()["processed"], pipe.store.latest().frame_score
 (2, 0.0)
 """
 from __future__ import annotations
 
-import copy
-import math
-import os
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field, replace
-from importlib import resources
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from tvau_ros.core.clip_buffer import Clip, ClipBuffer
-from tvau_ros.core.config_values import typed_section, typed_value
 from tvau_ros.core.engine import HeatmapEngine, HeatmapResult
+from tvau_ros.core.engine_registry import build_engine
 from tvau_ros.core.episodes import EpisodeLog
 from tvau_ros.core.evidence import EvidenceStore
 from tvau_ros.core.ground_projection import CameraIntrinsics, GroundProjector, Pose
-from tvau_ros.core.regions import RegionConfig, extract_regions, frame_score, smooth_heatmap
-from tvau_ros.core.tracking import Tracker, TrackerConfig
-from tvau_ros.core.types import NS_PER_S, Evidence, Frame
+from tvau_ros.core.pipeline_config import PipelineConfig, load_pipeline_config
+from tvau_ros.core.pipeline_stats import PipelineStats
+from tvau_ros.core.regions import FrameRegions, analyse_frame
+from tvau_ros.core.tracking import Tracker
+from tvau_ros.core.types import NS_PER_S, Evidence, Frame, evidence_to_dict
 
-ENGINES = ("motion_baseline", "ahd")
-CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".onnx", ".yaml", ".yml", ".json", ".ckpt")
-
-
-class EngineLoadError(ValueError):
-    """The configured engine cannot be built; the message names the engine and the reason."""
-
-
-# ---------------------------------------------------------------- configuration
-
-def default_config_path() -> Path:
-    return Path(str(resources.files("tvau_ros") / "configs" / "pipeline_default.yaml"))
-
-
-def _merge(base: dict, update: dict, where: str = "") -> dict:
-    out = copy.deepcopy(base)
-    for key, value in (update or {}).items():
-        if key not in out:
-            raise ValueError(f"unknown pipeline option '{where}{key}'; known: {sorted(out)}")
-        if isinstance(out[key], dict) and value is not None and not isinstance(value, dict):
-            raise ValueError(f"pipeline option '{where}{key}' must be a mapping, got {value!r}")
-        if isinstance(out[key], dict):  # an empty section (every key commented out) keeps the defaults
-            out[key] = _merge(out[key], value or {}, f"{where}{key}.")
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def load_pipeline_config(path: str | Path | None = None, overrides: dict | None = None) -> dict:
-    """Default config, deep-merged with the YAML file ``path`` and then ``overrides``.
-
-    Unknown keys raise ValueError naming them (typos fail loudly).
-    """
-    import yaml
-
-    with open(default_config_path(), encoding="utf-8") as file:
-        cfg = yaml.safe_load(file)
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"pipeline config not found: {path}")
-        try:
-            with open(path, encoding="utf-8") as file:
-                user = yaml.safe_load(file) or {}
-        except yaml.YAMLError as exc:
-            raise ValueError(f"pipeline config {path} is not valid YAML: {exc}".splitlines()[0]) from None
-        if not isinstance(user, dict):
-            raise ValueError(f"pipeline config {path} must be a mapping, got {type(user).__name__}")
-        cfg = _merge(cfg, user)
-    return _merge(cfg, overrides or {})
-
-
-@dataclass(frozen=True)
-class GroundConfig:
-    frame_id: str
-    camera_pose: Pose
-    ground_z: float = 0.0
-    hfov_deg: float = 0.0
-    max_range_m: float = 50.0
-
-    def __post_init__(self):
-        if not (0.0 <= self.hfov_deg < 180.0 and self.max_range_m > 0):
-            raise ValueError(f"pipeline options 'ground.hfov_deg' must be in [0, 180) and 'ground.max_range_m' > 0, "
-                             f"got {self.hfov_deg} and {self.max_range_m}")
-
-    def projector(self, camera: CameraIntrinsics | None = None, source_size: tuple[int, int] | None = None):
-        """Projector from CameraInfo intrinsics, else from ``hfov_deg`` at ``source_size``."""
-        if camera is None:
-            if not self.hfov_deg or source_size is None:
-                return None
-            camera = CameraIntrinsics.from_hfov(source_size[1], source_size[0], self.hfov_deg)
-        return GroundProjector(camera, self.camera_pose, self.frame_id, self.ground_z, self.max_range_m)
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    clip_length: int = 0           # 0 = the engine's
-    stride: int = 1
-    max_side: int = 640
-    reset_after_backward_jump_s: float = 2.0
-    regions: RegionConfig = field(default_factory=RegionConfig)
-    tracking: TrackerConfig = field(default_factory=TrackerConfig)
-    evidence_max_items: int = 64
-    evidence_max_bytes: int = 256 * 1024 * 1024
-    ground: GroundConfig | None = None
-
-    @classmethod
-    def from_dict(cls, cfg: dict) -> "PipelineConfig":
-        """From a dict as returned by ``load_pipeline_config``; a value of the wrong type or out
-        of range is a ValueError naming its key."""
-        def number(key: str, kind: str, minimum: float, value=None):
-            section, name = key.split(".")
-            value = typed_value(cfg[section][name] if value is None else value, kind, key)
-            if not value >= minimum:
-                raise ValueError(f"pipeline option '{key}' must be >= {minimum}, got {value}")
-            return value
-
-        ground = typed_section(GroundConfig, {**{k: v for k, v in cfg["ground"].items() if k != "enabled"},
-                                              "hfov_deg": cfg["ground"].get("hfov_deg") or 0.0}, "ground")
-        enabled = typed_value(cfg["ground"].get("enabled", True), "bool", "ground.enabled")
-        try:
-            pose = Pose.from_list(ground["camera_pose"]) if enabled else None
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"pipeline option 'ground.camera_pose': {exc}") from None
-        return cls(
-            clip_length=number("clip.length", "int", 0, cfg["clip"]["length"] or 0),
-            stride=number("clip.stride", "int", 1),
-            max_side=number("input.max_side", "int", 0, cfg["input"]["max_side"] or 0),
-            reset_after_backward_jump_s=number("stamps.reset_after_backward_jump_s", "float", 0.0),
-            regions=RegionConfig(**typed_section(RegionConfig, cfg["regions"], "regions")),
-            tracking=TrackerConfig(**typed_section(TrackerConfig, cfg["tracking"], "tracking")),
-            evidence_max_items=number("evidence.max_items", "int", 1),
-            evidence_max_bytes=number("evidence.max_bytes", "int", 1),
-            ground=GroundConfig(camera_pose=pose, **{k: v for k, v in ground.items() if k != "camera_pose"}) if enabled else None,
-        )
-
-
-def models_dirs() -> list[Path]:
-    """Where shipped models are looked up by name: $TVAU_MODELS_DIR, the installed package's
-    share/tvau_ros/models (colcon), the source tree's models/ (pip -e)."""
-    dirs = [Path(p) for p in os.environ.get("TVAU_MODELS_DIR", "").split(os.pathsep) if p]
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        dirs.append(Path(get_package_share_directory("tvau_ros")) / "models")
-    except Exception:  # noqa: BLE001 - no ament index / package not installed with colcon
-        pass
-    dirs.append(Path(__file__).resolve().parents[2] / "models")
-    return dirs
-
-
-def shipped_model(name: str) -> Path:
-    """``name`` (a model card name such as ``tvau_ahd_dinov2s_minilm``) -> its .safetensors."""
-    for folder in models_dirs():
-        candidate = folder / f"{name}.safetensors"
-        if candidate.is_file():
-            return candidate
-    return models_dirs()[-1] / f"{name}.safetensors"
-
-
-def build_engine(cfg: dict) -> HeatmapEngine:
-    """The engine named by ``cfg["engine"]`` (a dict from ``load_pipeline_config``).
-
-    ``motion_baseline`` is built here (``clip.length``, when set, overrides its clip length);
-    ``ahd`` loads ``cfg["ahd"]["checkpoint"]`` through ``tvau_ros.core.ahd.load_ahd_engine``.
-    Raises EngineLoadError with the reason (missing checkpoint, unknown engine, ...).
-    """
-    name = cfg.get("engine", "motion_baseline")
-    if name == "motion_baseline":
-        from tvau_ros.core.motion_baseline import MotionBaselineConfig, MotionBaselineEngine
-
-        options = dict(cfg.get("motion_baseline") or {})
-        length = typed_value((cfg.get("clip") or {}).get("length") or 0, "int", "clip.length")
-        if length:
-            options["clip_length"] = length
-        try:
-            return MotionBaselineEngine(MotionBaselineConfig.from_dict(options))
-        except (TypeError, ValueError) as exc:
-            raise EngineLoadError(f"engine 'motion_baseline': {exc}") from None
-    if name == "ahd":
-        ahd = cfg.get("ahd") or {}
-        checkpoint = str(ahd.get("checkpoint") or "")
-        if not checkpoint:
-            raise EngineLoadError("engine 'ahd' needs ahd.checkpoint (a trained AHD checkpoint)")
-        looks_like_path = "/" in checkpoint or Path(checkpoint).suffix.lower() in CHECKPOINT_SUFFIXES
-        if not looks_like_path:
-            checkpoint = str(shipped_model(checkpoint))
-        if not Path(checkpoint).exists():
-            raise EngineLoadError(f"engine 'ahd': checkpoint not found: {checkpoint}")
-        from tvau_ros.core.ahd_spec import load_ahd_engine
-        try:
-            return load_ahd_engine(checkpoint, str(ahd.get("backend", "torch")), str(ahd.get("device", "cpu")))
-        except (OSError, ValueError, RuntimeError, KeyError, AssertionError) as exc:  # torch asserts on a missing CUDA
-            raise EngineLoadError(f"engine 'ahd': cannot load {checkpoint} on {ahd.get('device', 'cpu')!r}: {exc}") from None
-    raise EngineLoadError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
-
-
-# ---------------------------------------------------------------- statistics
-
-def _percentile(values, q: float) -> float:
-    return float(np.percentile(np.fromiter(values, float), q)) if values else math.nan
-
-
-class PipelineStats:
-    """Counters and sliding windows for diagnostics and offline summaries (thread-safe)."""
-
-    WINDOW_S = 5.0
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.received = 0
-        self.accepted = 0
-        self.processed = 0
-        self.processed_frames = 0  # frames that got a heatmap (a clip's new frames)
-        self.resized = 0
-        self.resolution_changes = 0
-        self.stamp_resets = 0
-        self.stale_clips = 0
-        self.engine_errors = 0
-        self.bad_inputs: dict[str, int] = {}
-        self._inference = deque(maxlen=1000)
-        self._latency = deque(maxlen=1000)
-        self._processed_at = deque(maxlen=2000)
-
-    def bad_input(self, kind: str) -> int:
-        """Count one bad input of ``kind``; returns the count of that kind (1 = first time)."""
-        with self._lock:
-            self.bad_inputs[kind] = self.bad_inputs.get(kind, 0) + 1
-            return self.bad_inputs[kind]
-
-    def record_processed(self, inference_s: float, frames: int = 1) -> None:
-        with self._lock:
-            self.processed += 1
-            self.processed_frames += frames
-            self._inference.append(inference_s)
-            self._processed_at.append((time.monotonic(), frames))
-
-    def record_latency(self, seconds: float) -> None:
-        """Camera stamp -> output latency (measured by whoever publishes)."""
-        with self._lock:
-            self._latency.append(seconds)
-
-    def processed_fps(self) -> float:
-        """Frames that got a heatmap per second over the last ``WINDOW_S`` (a clip counts its new frames)."""
-        now = time.monotonic()
-        with self._lock:
-            recent = [(t, n) for t, n in self._processed_at if now - t <= self.WINDOW_S]
-        if len(recent) < 2:
-            return 0.0
-        return sum(n for _, n in recent[1:]) / max(recent[-1][0] - recent[0][0], 1e-9)
-
-    def snapshot(self, dropped_frames: int = 0) -> dict:
-        fps = self.processed_fps()
-        with self._lock:
-            return {
-                "received": self.received, "accepted": self.accepted, "processed": self.processed,
-                "processed_frames": self.processed_frames,
-                "dropped_frames": dropped_frames, "bad_inputs": sum(self.bad_inputs.values()),
-                **{f"bad_input_{k}": v for k, v in sorted(self.bad_inputs.items())},
-                "resized_frames": self.resized, "resolution_changes": self.resolution_changes,
-                "stamp_resets": self.stamp_resets, "stale_clips": self.stale_clips,
-                "engine_errors": self.engine_errors, "processed_fps": fps,
-                "inference_ms_p50": 1e3 * _percentile(self._inference, 50),
-                "inference_ms_p95": 1e3 * _percentile(self._inference, 95),
-                "latency_ms_p50": 1e3 * _percentile(self._latency, 50),
-                "latency_ms_p95": 1e3 * _percentile(self._latency, 95),
-            }
-
-
-# ---------------------------------------------------------------- the pipeline
 
 @dataclass(frozen=True)
 class Intake:
@@ -327,6 +74,44 @@ class AnomalyPipeline:
         self._camera: CameraIntrinsics | None = None
         self._projector: GroundProjector | None = None
 
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, overrides: dict | None = None,
+                    cfg: dict | None = None) -> "AnomalyPipeline":
+        """The pipeline of a config (``path`` + ``overrides`` as ``load_pipeline_config``, or an
+        already merged ``cfg`` dict): the config is checked before the engine loads. Raises
+        ValueError (bad option) or ``EngineLoadError`` (engine cannot load), naming the cause."""
+        cfg = load_pipeline_config(path, overrides) if cfg is None else cfg
+        pipeline_cfg = PipelineConfig.from_dict(cfg)
+        return cls(build_engine(cfg), pipeline_cfg)
+
+    def diagnostics(self) -> dict:
+        """Counters, rates and state for /diagnostics and summaries (thread-safe snapshot)."""
+        values = self.stats.snapshot(self.buffer.dropped_frames)
+        with self._lock:
+            values.update(active_tracks=len(self.tracker.confirmed), open_episodes=len(self.episodes.open()),
+                          episodes_started=self.episodes.total_started)
+        values.update(evidence_items=len(self.store), evidence_bytes=self.store.nbytes,
+                      clip_length=self.buffer.length, stride=self.buffer.stride, model_id=self.engine.model_id)
+        return values
+
+    def count_rejected(self, kind: str) -> int:
+        """Count a received frame that could not even be decoded (``kind`` of bad input);
+        returns how many of that kind so far."""
+        self.stats.received += 1
+        return self.stats.bad_input(kind)
+
+    def bad_input_count(self, kind: str) -> int:
+        return self.stats.bad_inputs.get(kind, 0)
+
+    def record_engine_error(self) -> int:
+        """Count a clip the engine failed on; returns the count so far."""
+        self.stats.engine_errors += 1
+        return self.stats.engine_errors
+
+    def record_latency(self, seconds: float) -> None:
+        """Camera stamp -> publication latency, measured by whoever publishes."""
+        self.stats.record_latency(seconds)
+
     # -- intake (cheap; called for every frame)
 
     def set_camera(self, camera: CameraIntrinsics | None) -> None:
@@ -354,15 +139,18 @@ class AnomalyPipeline:
         return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
     def _end_tracks(self) -> list[int]:
-        """End every track and its episode; returns the ids not reported ended yet (and forgets them)."""
+        """End every track; returns the ids not reported ended yet (and forgets them)."""
         ended = self.tracker.end_all()
-        self.episodes.end(ended)
         ids, self._pending_ended = self._pending_ended + [t.track_id for t in ended], []
         return ids
 
     def _reset_stream(self) -> None:
-        """Forget the buffer and end every track (their episodes end with the next evidence)."""
+        """Forget the buffer and the engine's state and end every track (their episodes end with
+        the next evidence)."""
         self.buffer.reset()
+        reset = getattr(self.engine, "reset", None)
+        if callable(reset):
+            reset()
         self._pending_ended = self._end_tracks()
 
     def reset(self) -> None:
@@ -372,6 +160,27 @@ class AnomalyPipeline:
             self._reset_stream()
             self._last_stamp = None
             self._source_size = None
+
+    def _check_stamp(self, stamp_ns: int) -> tuple[Intake | None, str | None, str]:
+        """(a rejection, or None; an event and its message): a jump back, or forward, beyond the
+        configured limits restarts the stream; a smaller step back is rejected."""
+        if self._last_stamp is None:
+            return None, None, ""
+        step = stamp_ns - self._last_stamp
+        if step <= 0:
+            back = -step
+            if back > self.cfg.reset_after_backward_jump_s * NS_PER_S:
+                self.stats.stamp_resets += 1
+                self._reset_stream()
+                return None, "stamp_reset", f"stamp jumped back {back / NS_PER_S:.3f} s: stream reset"
+            kind = "stamp_repeated" if back == 0 else "stamp_backwards"
+            self.stats.bad_input(kind)
+            return Intake(False, kind, f"stamp {stamp_ns} ns is not after the previous {self._last_stamp} ns"), None, ""
+        if step > self.cfg.reset_after_forward_jump_s * NS_PER_S:
+            self.stats.stamp_resets += 1
+            self._reset_stream()
+            return None, "stamp_reset", f"stamp jumped forward {step / NS_PER_S:.3f} s: stream reset"
+        return None, None, ""
 
     def submit(self, image: np.ndarray, stamp_ns: int, frame_id: str = "") -> Intake:
         """Check and buffer one (H, W, 3) uint8 RGB frame."""
@@ -384,18 +193,10 @@ class AnomalyPipeline:
             self.stats.bad_input("size")
             return Intake(False, "bad_size", f"zero-size image {image.shape[:2]}")
         source_size = (int(image.shape[0]), int(image.shape[1]))
-        event, message = None, ""
         with self._lock:
-            if self._last_stamp is not None and stamp_ns <= self._last_stamp:
-                back = self._last_stamp - stamp_ns
-                if back > self.cfg.reset_after_backward_jump_s * NS_PER_S:
-                    self.stats.stamp_resets += 1
-                    self._reset_stream()
-                    event, message = "stamp_reset", f"stamp jumped back {back / NS_PER_S:.3f} s: stream reset"
-                else:
-                    kind = "stamp_repeated" if back == 0 else "stamp_backwards"
-                    self.stats.bad_input(kind)
-                    return Intake(False, kind, f"stamp {stamp_ns} ns is not after the previous {self._last_stamp} ns")
+            rejected, event, message = self._check_stamp(int(stamp_ns))
+            if rejected is not None:
+                return rejected
             if self._source_size is not None and source_size != self._source_size:
                 self.stats.resolution_changes += 1
                 self._reset_stream()
@@ -425,12 +226,15 @@ class AnomalyPipeline:
 
     def _infer(self, clip: Clip) -> HeatmapResult:
         frames = np.stack([f.image for f in clip.frames])
-        result = self.engine.infer(frames)
+        result = self.engine.infer(frames, [f.stamp_ns for f in clip.frames])
         heatmap = np.asarray(result.heatmap, dtype=np.float32)
         if heatmap.shape != frames.shape[:3]:
             raise ValueError(f"engine {self.engine.model_id} returned heatmaps of shape {heatmap.shape} "
                              f"for a clip of shape {frames.shape}")
-        return HeatmapResult(np.clip(np.nan_to_num(heatmap), 0.0, 1.0), result.class_maps)
+        if result.regions is not None and len(result.regions) != len(frames):
+            raise ValueError(f"engine {self.engine.model_id} returned regions for {len(result.regions)} frames "
+                             f"of a {len(frames)}-frame clip")
+        return HeatmapResult(np.clip(np.nan_to_num(heatmap), 0.0, 1.0), result.class_maps, result.regions)
 
     def _ground_projector(self, source_size: tuple[int, int]) -> GroundProjector | None:
         if self.cfg.ground is None:
@@ -440,43 +244,48 @@ class AnomalyPipeline:
         return self._projector
 
     def process(self, clip: Clip) -> Evidence | None:
-        """Run the engine on ``clip`` and build its Evidence (None if the stream was reset meanwhile)."""
+        """Run the engine on ``clip`` and build its Evidence (None if the stream was reset meanwhile).
+
+        Every new frame of the clip is scored and its regions tracked, in order; the Evidence
+        carries them all (``frame_results``) and the newest frame's as ``regions``."""
         started = time.perf_counter()
         result = self._infer(clip)
         inference_s = time.perf_counter() - started
-        newest = clip.frames[-1]
-        smoothed = smooth_heatmap(result.heatmap[-1], self.cfg.regions.smoothing_sigma)
-        score = frame_score(smoothed)
-        regions = extract_regions(smoothed, newest.source_hw, self.cfg.regions)
+        first_new = len(clip.frames) - clip.new_count
+        new_frames = clip.frames[first_new:]
+        analysed: list[FrameRegions] = [
+            analyse_frame(result.heatmap[i], frame.source_hw, self.cfg.regions,
+                          None if result.regions is None else result.regions[i])
+            for i, frame in zip(range(first_new, len(clip.frames)), new_frames)]
         with self._lock:
             if clip.generation != self.buffer.generation:
                 self.stats.stale_clips += 1
                 return None
-            update = self.tracker.update(regions, newest.stamp_ns, newest.source_hw)
-            self.episodes.end(update.ended_tracks)
-            self.episodes.start([t for t in update.tracks if t.track_id in update.started], self.cfg.regions.label)
-            self.episodes.touch(update.tracks)
-            projector = self._ground_projector(newest.source_hw)
-            ground_by_track = {}
-            for region in regions:
-                if projector is not None:
-                    region.ground_point = projector.project_box(region.box, newest.source_hw)
-                if region.track_id:
-                    ground_by_track[region.track_id] = region.ground_point
-            tracks = [replace(t, ground_point=ground_by_track.get(t.track_id)) for t in update.tracks]
-            ended = self._pending_ended + update.ended
+            started_ids, ended_ids = [], self._pending_ended
             self._pending_ended = []
+            for frame, frame_regions in zip(new_frames, analysed):
+                update = self.tracker.update(frame_regions.regions, frame.stamp_ns, frame.source_hw)
+                started_ids += update.started
+                ended_ids += update.ended
+                projector = self._ground_projector(frame.source_hw)
+                if projector is not None:
+                    for region in frame_regions.regions:
+                        region.ground_point = projector.project_box(region.box, frame.source_hw)
+            newest, latest = new_frames[-1], analysed[-1]
+            ground_by_track = {r.track_id: r.ground_point for r in latest.regions if r.track_id}
+            tracks = [replace(t, ground_point=ground_by_track.get(t.track_id)) for t in update.tracks]
             evidence = Evidence(
                 stamp_ns=newest.stamp_ns, frame_id=newest.frame_id, frame_index=newest.index,
                 window_start_ns=clip.frames[0].stamp_ns, window_end_ns=newest.stamp_ns,
                 # a copy: a view would keep the whole clip's heatmaps alive, unseen by the store's byte limit
-                frames=clip.frames, heatmaps=result.heatmap[len(clip.frames) - clip.new_count:].copy(),
-                new_frame_indices=tuple(f.index for f in clip.frames[len(clip.frames) - clip.new_count:]),
-                frame_score=score, is_anomalous=score >= self.cfg.regions.threshold,
-                model_id=self.engine.model_id, regions=regions, tracks=tracks,
-                started_track_ids=list(update.started), ended_track_ids=ended,
-                class_maps=result.class_maps, inference_s=inference_s,
+                frames=clip.frames, heatmaps=result.heatmap[first_new:].copy(),
+                new_frame_indices=tuple(f.index for f in new_frames),
+                frame_score=latest.score, is_anomalous=latest.score >= self.cfg.regions.threshold,
+                model_id=self.engine.model_id, regions=latest.regions, tracks=tracks,
+                started_track_ids=started_ids, ended_track_ids=ended_ids,
+                class_maps=result.class_maps, inference_s=inference_s, frame_results=analysed,
             )
+            self.episodes.add_event(evidence_to_dict(evidence))
             self.store.add(evidence)
         self.stats.record_processed(inference_s, clip.new_count)
         return evidence
@@ -495,12 +304,13 @@ class AnomalyPipeline:
 
         When there were such frames, their evidence lists the ended episodes in
         ``ended_track_ids``. When every frame was covered already there is no new evidence to
-        carry them (a copy of the last event would count it twice); ``tvau run``'s summary then
-        gives each episode's span under ``anomalies``."""
+        carry them (a copy of the last event would count it twice); the episodes still end
+        (``episodes.close_all``), so ``tvau run``'s summary gives each one's span."""
         clip = self.next_clip(force=True)
         evidence = self.process(clip) if clip is not None else None
         with self._lock:
             ids = self._end_tracks()
-        if evidence is not None:
-            evidence.ended_track_ids = evidence.ended_track_ids + ids
+            if evidence is not None:
+                evidence.ended_track_ids = evidence.ended_track_ids + ids
+            self.episodes.close_all()
         return evidence

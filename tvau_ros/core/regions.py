@@ -1,5 +1,10 @@
 """Heatmap -> frame score and anomalous regions (connected components with boxes and scores).
 
+``analyse_frame`` is what the pipeline does with each frame: it takes an object-level
+engine's scored regions as they are (boxes rescaled to the source image), or else extracts
+components of the heatmap as below; either way the frame score is its strongest region and
+``regions`` are those at or above ``threshold``.
+
 The heatmap is smoothed (Gaussian, ``smoothing_sigma`` pixels); the frame score is its peak.
 Pixels >= ``threshold`` form 8-connected components, where parts closer than ``merge_fraction``
 of the image diagonal count as one (a target split into pieces stays one region); each
@@ -14,7 +19,7 @@ given in SOURCE-image pixels (the heatmap may be at a smaller processing resolut
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,6 +34,7 @@ class RegionConfig:
     max_regions: int = 16           # keep the strongest components only
     merge_fraction: float = 0.02    # join parts closer than this fraction of the diagonal (0 = never)
     label: str = "anomaly"
+    candidate_threshold: float = 0.0  # also keep regions down to this score (evaluation sweeps; 0 = off)
 
     def __post_init__(self):
         if not 0.0 < self.threshold <= 1.0:
@@ -41,6 +47,8 @@ class RegionConfig:
             raise ValueError(f"regions.merge_fraction must be in [0, 1), got {self.merge_fraction}")
         if self.max_regions < 1:
             raise ValueError(f"regions.max_regions must be >= 1, got {self.max_regions}")
+        if not 0.0 <= self.candidate_threshold <= self.threshold:
+            raise ValueError(f"regions.candidate_threshold must be in [0, regions.threshold], got {self.candidate_threshold}")
 
 
 def smooth_heatmap(heatmap: np.ndarray, sigma: float) -> np.ndarray:
@@ -111,3 +119,50 @@ def extract_regions(
         ))
     regions.sort(key=lambda r: (-r.peak_score, r.box.y, r.box.x))
     return regions[: cfg.max_regions]
+
+
+@dataclass
+class FrameRegions:
+    """One frame's analysis: its score, its anomalous regions (>= threshold) and, when the
+    config asks for them, every candidate region down to ``candidate_threshold``."""
+
+    score: float
+    regions: list[Region] = field(default_factory=list)
+    candidates: list[Region] = field(default_factory=list)
+
+
+def _rescaled(region: Region, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> Region:
+    if from_hw == to_hw:
+        return replace(region)
+    (fh, fw), (th, tw) = from_hw, to_hw
+    b = region.box
+    x, width = _to_source(b.x, b.x_max, fw, tw)
+    y, height = _to_source(b.y, b.y_max, fh, th)
+    return replace(region, box=Box(x, y, width, height))
+
+
+def analyse_frame(heatmap: np.ndarray, source_size: tuple[int, int], cfg: RegionConfig = RegionConfig(),
+                  engine_regions: list[Region] | None = None) -> FrameRegions:
+    """Score and regions of one frame's heatmap ((h, w), engine resolution), boxes in source pixels.
+
+    >>> hm = np.zeros((40, 60), np.float32); hm[10:20, 30:45] = 0.9
+    >>> analyse_frame(hm, (80, 120), RegionConfig(smoothing_sigma=0.0)).regions[0].box.as_list()
+    [60, 20, 30, 20]
+    >>> scored = [Region(Box(30, 10, 15, 10), 0.9, 0.9, 0.06, "fast"), Region(Box(0, 0, 5, 5), 0.3, 0.3, 0.01)]
+    >>> out = analyse_frame(hm, (80, 120), RegionConfig(candidate_threshold=0.2), engine_regions=scored)
+    >>> round(out.score, 2), [r.label for r in out.regions], len(out.candidates)
+    (0.9, ['fast'], 2)
+    """
+    if engine_regions is not None:
+        shape = heatmap.shape[:2]
+        ranked = sorted((_rescaled(r, shape, source_size) for r in engine_regions), key=lambda r: -r.peak_score)
+        score = ranked[0].peak_score if ranked else 0.0
+        regions = [r for r in ranked if r.peak_score >= cfg.threshold][: cfg.max_regions]
+        candidates = [r for r in ranked if r.peak_score >= cfg.candidate_threshold] if cfg.candidate_threshold else []
+        return FrameRegions(float(score), regions, candidates)
+    smoothed = smooth_heatmap(heatmap, cfg.smoothing_sigma)
+    regions = extract_regions(smoothed, source_size, cfg)
+    candidates = []
+    if cfg.candidate_threshold:
+        candidates = extract_regions(smoothed, source_size, replace(cfg, threshold=cfg.candidate_threshold))
+    return FrameRegions(frame_score(smoothed), regions, candidates)

@@ -1,7 +1,8 @@
 """Stable track ids for anomalous regions across processed clips.
 
 Regions are matched to tracks by IoU (preferred) or, failing that, by centre distance, with
-an optimal assignment. The distance gate is ``max_center_distance`` (a fraction of the image
+an optimal assignment; a region that carries its engine's ``object_id`` only matches the track
+of that object (an object-level engine has already solved identity). The distance gate is ``max_center_distance`` (a fraction of the image
 diagonal) or what a target moving at ``max_speed`` (diagonals per second) covers since the
 track was last seen, whichever is larger: a slow engine or a processing stall does not break
 tracks. A new track is *tentative* until it has ``min_hits`` matches; then it is confirmed and
@@ -86,6 +87,8 @@ class Tracker:
         return [t for t in self._tracks if t.confirmed]
 
     def _cost(self, track: Track, region: Region, diagonal: float, stamp_ns: int) -> float:
+        if track.object_id and region.object_id:
+            return 0.0 if track.object_id == region.object_id else math.inf
         iou = track.box.iou(region.box)
         if iou > 0 and iou >= self.cfg.iou_threshold:
             return 1.0 - iou
@@ -118,7 +121,9 @@ class Tracker:
         for ti, ri in self._assign(regions, diagonal, stamp_ns):
             track, region = self._tracks[ti], regions[ri]
             track.box, track.last_stamp_ns = region.box, stamp_ns
-            track.peak_score = max(track.peak_score, region.peak_score)
+            if region.peak_score > track.peak_score:
+                track.peak_score, track.label = region.peak_score, region.label
+            track.object_id = track.object_id or region.object_id
             track.hits += 1
             track.misses = 0
             if not track.confirmed and track.hits >= self.cfg.min_hits:
@@ -141,10 +146,12 @@ class Tracker:
         for ri, region in enumerate(regions):
             if ri in owner:
                 continue
-            if any(_covered(region.box, box) >= self.cfg.duplicate_overlap for box in matched_boxes):
+            if not region.object_id and any(_covered(region.box, box) >= self.cfg.duplicate_overlap
+                                            for box in matched_boxes):
                 region.track_id = 0
                 continue  # a piece of a target already tracked
-            track = Track(0, region.box, stamp_ns, stamp_ns, region.peak_score)
+            track = Track(0, region.box, stamp_ns, stamp_ns, region.peak_score, object_id=region.object_id,
+                          label=region.label)
             if self.cfg.min_hits <= 1:
                 self._confirm(track, out)
             owner[ri] = track

@@ -111,6 +111,7 @@ class Region:
     attribute_value: float = 0.0
     attribute_unit: str = ""
     attribute_score: float = 0.0
+    object_id: int = 0  # the engine's own id of the object (object-level engines; 0 = none)
 
 
 @dataclass
@@ -126,6 +127,8 @@ class Track:
     misses: int = 0
     confirmed: bool = False
     ground_point: GroundPoint | None = None
+    object_id: int = 0  # the engine's object this track follows (0 = matched by box only)
+    label: str = "anomaly"  # label of its strongest region so far
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,9 @@ class Evidence:
     regions:       components of the newest heatmap, boxes in source pixels, track ids set.
     tracks:        confirmed tracks alive after this clip (snapshots).
     started_track_ids / ended_track_ids: episodes that start / end with this clip.
+    frame_results: per new frame, its score, regions and evaluation candidates
+                   (``tvau_ros.core.regions.FrameRegions``); the last one gives
+                   ``frame_score`` and ``regions``.
     """
 
     stamp_ns: int
@@ -174,6 +180,7 @@ class Evidence:
     ended_track_ids: list[int] = field(default_factory=list)
     class_maps: np.ndarray | None = None
     inference_s: float = 0.0
+    frame_results: list = field(default_factory=list)  # FrameRegions per new frame (score, regions, candidates)
 
     @property
     def heatmap(self) -> np.ndarray:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from tvau_ros.export.ort_engine import METADATA_KEY
+from tvau_ros.core.ahd_ort import METADATA_KEY
 
 INPUT_NAME = "clip"
 OUTPUT_NAMES = ("heatmap", "class_maps")

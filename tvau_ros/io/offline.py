@@ -21,7 +21,6 @@ import numpy as np
 
 from tvau_ros.core.overlay import render_overlay
 from tvau_ros.core.pipeline import AnomalyPipeline
-from tvau_ros.core.regions import frame_score, smooth_heatmap
 from tvau_ros.core.types import Evidence, evidence_to_dict
 from tvau_ros.io.sources import FrameSource
 from tvau_ros.io.summary import build_summary
@@ -43,17 +42,16 @@ class _AnnotatedVideo:
         """``positions``: pipeline frame index -> position in the source."""
         if self.writer is None:
             return
-        for index, heatmap in zip(evidence.new_frame_indices, evidence.heatmaps):
+        frames = {f.index: f for f in evidence.frames}
+        for index, heatmap, analysed in zip(evidence.new_frame_indices, evidence.heatmaps, evidence.frame_results):
             position = positions[index]
             self._flush_until(position)
             image = self._pending.pop(position, None)
             if image is None:
                 continue
-            newest = index == evidence.frame_index
-            frame = evidence.frames[-1] if newest else next(f for f in evidence.frames if f.index == index)
-            bgr = render_overlay(frame.image, heatmap, evidence.regions if newest else [], frame.source_hw,
-                                 out_size=image.shape[:2], frame_score=evidence.frame_score if newest else None,
-                                 alpha=self.alpha, threshold=self.threshold)
+            frame = frames[index]
+            bgr = render_overlay(frame.image, heatmap, analysed.regions, frame.source_hw, out_size=image.shape[:2],
+                                 frame_score=analysed.score, alpha=self.alpha, threshold=self.threshold)
             self.writer.write(np.ascontiguousarray(bgr[:, :, ::-1]))
 
     def _flush_until(self, position: int) -> None:
@@ -98,10 +96,8 @@ def run_offline(source: FrameSource, pipeline: AnomalyPipeline, out_dir: str | P
         record = evidence_to_dict(evidence)
         events.write(record)
         records.append(record)
-        for index, heatmap in zip(evidence.new_frame_indices, evidence.heatmaps):
-            score = evidence.frame_score if index == evidence.frame_index else frame_score(
-                smooth_heatmap(heatmap, pipeline.cfg.regions.smoothing_sigma))
-            archive.add(positions[index], heatmap, score)
+        for index, heatmap, analysed in zip(evidence.new_frame_indices, evidence.heatmaps, evidence.frame_results):
+            archive.add(positions[index], heatmap, analysed.score)
         annotated.add_evidence(evidence, positions)
         for index in evidence.new_frame_indices:
             del positions[index]
@@ -131,7 +127,7 @@ def run_offline(source: FrameSource, pipeline: AnomalyPipeline, out_dir: str | P
                             source_kind=source.kind, source_fps=source.fps,
                             dropped_frames=pipeline.dropped_frames,
                             frames_without_heatmap=archive.missing(frames),
-                            stats=_finite(pipeline.stats.snapshot(pipeline.dropped_frames)),
+                            stats=_finite(pipeline.diagnostics()),
                             outputs={k: str(v) for k, v in paths.items()})
     paths["summary"].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

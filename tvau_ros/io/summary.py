@@ -2,7 +2,8 @@
 
 Both ``tvau run`` and the ROS recorder summarise from the events they wrote, so the two
 summaries of the same clip agree. An anomaly is one track id: it spans from the first to the
-last event whose regions carry that id.
+last event whose regions carry that id (``tvau_ros.core.episodes.EpisodeLog``, the definition
+the pipeline uses too).
 
 >>> events = [{"stamp_ns": 10**9, "regions": [{"track_id": 2, "peak_score": 0.7, "label": "anomaly"}]},
 ...           {"stamp_ns": 2 * 10**9, "regions": [{"track_id": 2, "peak_score": 0.9, "label": "anomaly"}]}]
@@ -11,32 +12,15 @@ last event whose regions carry that id.
 """
 from __future__ import annotations
 
-NS_PER_S = 1_000_000_000
+from tvau_ros.core.episodes import EpisodeLog
 
 
 def anomalies_from_events(events: list[dict], origin_ns: int) -> list[dict]:
-    """One record per track id seen in the events; times in seconds from ``origin_ns``."""
-    spans: dict[int, dict] = {}
+    """The episodes of these events (``EpisodeLog``'s definition); times in seconds from ``origin_ns``."""
+    log = EpisodeLog()
     for event in events:
-        for region in event.get("regions", []):
-            track = int(region.get("track_id", 0))
-            if not track:
-                continue
-            span = spans.setdefault(track, {"track_id": track, "label": region.get("label", "anomaly"),
-                                            "start_ns": event["stamp_ns"], "end_ns": event["stamp_ns"],
-                                            "peak_score": 0.0, "events": 0, "ground_point": None})
-            span["end_ns"] = max(span["end_ns"], event["stamp_ns"])
-            span["start_ns"] = min(span["start_ns"], event["stamp_ns"])
-            span["peak_score"] = max(span["peak_score"], float(region.get("peak_score", 0.0)))
-            span["events"] += 1
-            if region.get("ground_point"):
-                span["ground_point"] = region["ground_point"]
-    out = []
-    for span in sorted(spans.values(), key=lambda s: (s["start_ns"], s["track_id"])):
-        start, end = (span.pop("start_ns") - origin_ns) / NS_PER_S, (span.pop("end_ns") - origin_ns) / NS_PER_S
-        out.append({**span, "start_s": round(start, 3), "end_s": round(end, 3),
-                    "duration_s": round(end - start, 3), "peak_score": round(span["peak_score"], 4)})
-    return out
+        log.add_event(event)
+    return log.records(origin_ns)
 
 
 def build_summary(events: list[dict], frames: int, wall_s: float, origin_ns: int | None = None,

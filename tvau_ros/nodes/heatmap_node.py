@@ -36,9 +36,9 @@ from sensor_msgs.msg import CompressedImage, Image
 from tvau_msgs.msg import AnomalyEvent
 
 from tvau_ros.core.overlay import render_overlay
-from tvau_ros.core.pipeline import (
-    AnomalyPipeline, EngineLoadError, PipelineConfig, build_engine, load_pipeline_config,
-)
+from tvau_ros.core.engine_registry import EngineLoadError
+from tvau_ros.core.pipeline import AnomalyPipeline
+from tvau_ros.core.pipeline_config import load_pipeline_config
 from tvau_ros.core.types import NS_PER_S, Evidence
 from tvau_ros.nodes import msg_conversion as conv
 from tvau_ros.nodes.camera_model import CameraModel, camera_info_topic_for
@@ -163,10 +163,7 @@ class HeatmapNode(LifecycleNode):
             period = float(self.param("diagnostics_period_s"))
             if not (period > 0 and math.isfinite(period)):
                 raise ValueError(f"diagnostics_period_s must be a positive number of seconds, got {period}")
-            cfg = self._pipeline_config()
-            pipeline_cfg = PipelineConfig.from_dict(cfg)  # checked before an engine loads
-            engine = build_engine(cfg)
-            self.pipeline = AnomalyPipeline(engine, pipeline_cfg)
+            self.pipeline = AnomalyPipeline.from_config(cfg=self._pipeline_config())
             out_qos = qos_profile(self.param("output_reliability"), self.param("output_depth"))
             qos_profile(self.param("qos_reliability"), self.param("qos_depth"))  # validate now, not on activate
         except Exception as exc:  # noqa: BLE001 - any failure: stay unconfigured, say why, allow a retry
@@ -186,7 +183,7 @@ class HeatmapNode(LifecycleNode):
         self._diag_pub = self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", qos_profile("reliable", 10))
         self._diag_timer = self.create_timer(period, self._publish_diagnostics)
         p = self.pipeline
-        self.get_logger().info(f"configured: engine {engine.model_id}, clip {p.buffer.length} frames, "
+        self.get_logger().info(f"configured: engine {p.engine.model_id}, clip {p.buffer.length} frames, "
                                f"stride {p.buffer.stride}")
         return super().on_configure(state)
 
@@ -256,7 +253,7 @@ class HeatmapNode(LifecycleNode):
     # ------------------------------------------------------------ input
 
     def _log_bad(self, kind: str, message: str) -> None:
-        count = self.pipeline.stats.bad_input(kind) if kind else 0
+        count = self.pipeline.count_rejected(kind or "decode")
         if count in (1, 10, 100, 1000) or count % 10000 == 0:
             self.get_logger().warning(f"bad input ({kind}, {count} so far): {message}")  # capped by conv
 
@@ -267,14 +264,17 @@ class HeatmapNode(LifecycleNode):
         try:
             image = conv.decode_image_msg(msg)
         except conv.BadImage as exc:
-            pipeline.stats.received += 1
             self._log_bad(exc.kind, str(exc))
             return
-        intake = pipeline.submit(image, conv.stamp_to_ns(msg.header.stamp), msg.header.frame_id)
+        stamp_ns = conv.stamp_to_ns(msg.header.stamp)
+        if stamp_ns == 0:  # an unset header: it would open a clip window in 1970
+            self._log_bad("stamp_zero", "header stamp is 0 (unset); frame dropped")
+            return
+        intake = pipeline.submit(image, stamp_ns, msg.header.frame_id)
         if intake.event in ("resolution_change", "stamp_reset"):
             self.get_logger().warning(conv.for_log(intake.message))  # once per change, not per frame
         elif not intake.accepted:
-            count = pipeline.stats.bad_inputs.get(intake.event, 0)
+            count = pipeline.bad_input_count(intake.event)
             if count in (1, 10, 100, 1000) or count % 10000 == 0:
                 self.get_logger().warning(f"frame dropped ({intake.event}, {count} so far): "
                                           f"{conv.for_log(intake.message)}")
@@ -296,9 +296,9 @@ class HeatmapNode(LifecycleNode):
             try:
                 evidence = pipeline.process(clip)
             except Exception as exc:  # noqa: BLE001 - a failing engine must not kill the node
-                pipeline.stats.engine_errors += 1
-                if pipeline.stats.engine_errors in (1, 10, 100) or pipeline.stats.engine_errors % 1000 == 0:
-                    self.get_logger().error(f"engine failed on a clip ({pipeline.stats.engine_errors} so far): {exc}")
+                errors = pipeline.record_engine_error()
+                if errors in (1, 10, 100) or errors % 1000 == 0:
+                    self.get_logger().error(f"engine failed on a clip ({errors} so far): {exc}")
                 continue
             if evidence is not None:
                 try:
@@ -336,24 +336,14 @@ class HeatmapNode(LifecycleNode):
         for track_id in evidence.ended_track_ids:
             self.get_logger().info(f"anomaly episode ended: track {track_id}")
         now_ns = self.get_clock().now().nanoseconds
-        self.pipeline.stats.record_latency((now_ns - evidence.stamp_ns) / NS_PER_S)
+        self.pipeline.record_latency((now_ns - evidence.stamp_ns) / NS_PER_S)
 
     # ------------------------------------------------------------ diagnostics
-
-    def diagnostics_values(self) -> dict:
-        pipeline = self.pipeline
-        values = pipeline.stats.snapshot(pipeline.dropped_frames)
-        values.update(active_tracks=len(pipeline.tracker.confirmed), open_episodes=len(pipeline.episodes.open()),
-                      episodes_started=pipeline.episodes.total_started, evidence_items=len(pipeline.store),
-                      evidence_bytes=pipeline.store.nbytes, clip_length=pipeline.buffer.length,
-                      stride=pipeline.buffer.stride, model_id=pipeline.engine.model_id,
-                      refused_transitions=self.refused_transitions)
-        return values
 
     def _publish_diagnostics(self) -> None:
         if self.pipeline is None or self._diag_pub is None:
             return
-        values = self.diagnostics_values()
+        values = {**self.pipeline.diagnostics(), "refused_transitions": self.refused_transitions}
         last = self._last_diag
         level, notes = OK, []
         if values["engine_errors"] > last.get("engine_errors", 0):

@@ -17,8 +17,9 @@ from typing import Sequence
 
 import numpy as np
 
-from tvau_ros.core.ahd_spec import AHDConfig, AHDOutput, fit_heatmap_to_frames, motion_context
+from tvau_ros.core.ahd_spec import AHDConfig, AHDOutput, heatmap_result, motion_context
 from tvau_ros.core.clip import preprocess_clip, validate_model_input
+from tvau_ros.core.engine import HeatmapResult
 
 METADATA_KEY = "tvau_ahd"  # ONNX model-metadata key holding config, dims, normalization, model id
 
@@ -84,9 +85,9 @@ class OrtAHDEngine:
         heatmap, maps = self.session.run(self.output_names, {self.input_name: clip})
         return AHDOutput(maps, heatmap, {"runtime": self.runtime, "model_id": self.model_id, "providers": self.providers})
 
-    def infer(self, frames: np.ndarray) -> AHDOutput:
+    def infer(self, frames: np.ndarray, stamps_ns: Sequence[int] | None = None) -> HeatmapResult:
         """uint8 RGB ``(T, H, W, 3)`` -> heatmap ``(T, H, W)`` (the frames' size) and H_c ``(T', 2, H', W')``."""
-        return fit_heatmap_to_frames(self.infer_preprocessed(self.preprocess(frames)), frames)
+        return heatmap_result(self.infer_preprocessed(self.preprocess(frames)), frames)
 
     @property
     def clip_length(self) -> int:
