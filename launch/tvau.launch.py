@@ -1,23 +1,23 @@
-"""Launch the tvau nodes on a ROS 2 install (Jazzy / Humble) with launch_ros.
+"""Launch the tvau node graph on a ROS 2 install (Jazzy / Humble) with launch_ros.
 
     ros2 launch tvau_ros tvau.launch.py camera_topic:=/front/image_raw
     ros2 launch tvau_ros tvau.launch.py source:=/data/patrol.mcap record:=/tmp/tvau_out rviz:=true
 
-Arguments: camera_topic, params (default: this package's launch/params.yaml), config
-(pipeline YAML), source (replay a video / image folder / bag as the camera), record (write
-annotated.mp4 + events.jsonl there), rviz (open launch/tvau.rviz). camera_topic and config
-override params only when given (as in ``tvau bringup``), so by default params.yaml decides.
+The graph (arguments, nodes, their parameters on top of params.yaml, remappings, lifecycle
+transitions) is not written here: it is ``tvau_ros.nodes.graph``, which ``tvau bringup`` reads
+too, so both start the same nodes the same way. Arguments: ``ros2 launch tvau_ros tvau.launch.py
+--show-args`` (camera_topic, params, config, engine, checkpoint, source, rate, loop, record, rviz);
+an empty argument leaves params.yaml's value in force. A bad argument (e.g. a params file that does
+not exist) stops the launch with one line naming it.
 
-The heatmap node is a lifecycle node: this file configures it, then activates it once it is
-inactive (its ``autostart`` parameter is turned off here, so the transitions come from launch).
-``tvau bringup`` starts the same nodes from the same params.yaml where launch is unavailable.
+The heatmap node is a lifecycle node: this file sends its transitions (configure, then activate
+once it is inactive), as ``tvau bringup`` does through the node's change_state service.
 """
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
-from launch.conditions import IfCondition
 from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
@@ -25,54 +25,45 @@ from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
 from lifecycle_msgs.msg import Transition
 
+from tvau_ros.nodes import graph
+
+
+def _change_state(node, transition: str) -> EmitEvent:
+    return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                       transition_id=getattr(Transition, f"TRANSITION_{transition.upper()}")))
+
+
+def _lifecycle_actions(node, transitions) -> list:
+    """The first transition right after the node starts; each next one once the previous one's goal state is reached."""
+    actions = []
+    for previous, transition in zip(transitions, transitions[1:], strict=False):
+        actions.append(RegisterEventHandler(OnStateTransition(
+            target_lifecycle_node=node, goal_state=graph.TRANSITION_GOAL[previous],
+            entities=[_change_state(node, transition)])))
+    return actions + [node, _change_state(node, transitions[0])]
+
 
 def _nodes(context):
-    """The nodes, from the resolved arguments: an empty argument leaves params.yaml's value in force."""
-    params, camera_topic, source, record, config = (
-        LaunchConfiguration(name).perform(context) for name in ("params", "camera_topic", "source", "record", "config"))
-    heatmap_overrides = {"autostart": False}
-    if camera_topic:
-        heatmap_overrides["image_topic"] = camera_topic
-    if config:
-        heatmap_overrides["config"] = config
-    heatmap = LifecycleNode(
-        package="tvau_ros", executable="heatmap_node", name="tvau_heatmap", namespace="", output="screen",
-        parameters=[params, heatmap_overrides],
-    )
-    configure = EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(heatmap),
-                                            transition_id=Transition.TRANSITION_CONFIGURE))
-    activate_when_inactive = RegisterEventHandler(OnStateTransition(
-        target_lifecycle_node=heatmap, goal_state="inactive",
-        entities=[EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(heatmap),
-                                              transition_id=Transition.TRANSITION_ACTIVATE))],
-    ))
-    nodes = [activate_when_inactive, heatmap, configure]
-    if record:
-        nodes.append(Node(package="tvau_ros", executable="recorder_node", name="tvau_recorder", output="screen",
-                          parameters=[params, {"out_dir": record}]))
-    if source:
-        replay_overrides = {"source": source, **({"topic": camera_topic} if camera_topic else {})}
-        nodes.append(Node(package="tvau_ros", executable="replay_node", name="tvau_replay", output="screen",
-                          parameters=[params, replay_overrides]))
-    return nodes
+    """The graph's nodes for the resolved arguments."""
+    share = get_package_share_directory("tvau_ros")
+    values = {arg.name: LaunchConfiguration(arg.name).perform(context) for arg in graph.ARGUMENTS}
+    resolved = graph.resolve_arguments(values, default_params=os.path.join(share, "launch", "params.yaml"))
+    actions = []
+    for spec in graph.selected_nodes(resolved):
+        options = dict(package=spec.package, executable=spec.executable, name=spec.name, output="screen",
+                       remappings=list(spec.remappings), arguments=graph.node_arguments(spec, share))
+        if spec.uses_params:
+            options["parameters"] = [resolved["params"], graph.node_overrides(spec, resolved)]
+        if spec.lifecycle:
+            actions += _lifecycle_actions(LifecycleNode(namespace="", **options), spec.lifecycle)
+        else:
+            actions.append(Node(**options))
+    return actions
 
 
 def generate_launch_description():
-    share = get_package_share_directory("tvau_ros")
-    rviz = Node(
-        package="rviz2", executable="rviz2", name="rviz2", output="screen",
-        arguments=["-d", os.path.join(share, "launch", "tvau.rviz")],
-        condition=IfCondition(LaunchConfiguration("rviz")),
-    )
     return LaunchDescription([
-        DeclareLaunchArgument("camera_topic", default_value="",
-                              description="camera image topic ('' = image_topic / topic in params)"),
-        DeclareLaunchArgument("params", default_value=os.path.join(share, "launch", "params.yaml"),
-                              description="node parameters file"),
-        DeclareLaunchArgument("config", default_value="", description="pipeline config YAML ('' = config in params)"),
-        DeclareLaunchArgument("source", default_value="", description="replay this video / folder / bag"),
-        DeclareLaunchArgument("record", default_value="", description="record outputs to this folder"),
-        DeclareLaunchArgument("rviz", default_value="false", description="start rviz2 with tvau.rviz"),
+        *(DeclareLaunchArgument(arg.name, default_value=arg.default, description=arg.description)
+          for arg in graph.ARGUMENTS),
         OpaqueFunction(function=_nodes),
-        rviz,
     ])

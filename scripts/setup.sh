@@ -9,7 +9,11 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${TVAU_VENV:-$REPO/.venv}"
 BUILD="$REPO/build"
+PKG="$REPO/ros/tvau_ros"   # the ROS package tvau_ros: package.xml + setup.py (links to tvau_ros/, launch/, models/)
 STAMP="$VENV/.tvau_setup_stamp"
+# build/ holds cmake's copy of tvau_msgs (with a setup.py): keep colcon and rosdep out of it when
+# this checkout sits in a workspace's src/.
+mkdir -p "$BUILD" && touch "$BUILD/COLCON_IGNORE"
 
 die() { echo "setup: error: $*" >&2; exit 1; }
 
@@ -23,7 +27,7 @@ PYTHON="${TVAU_PYTHON:-$(command -v python3.11 || command -v python3 || true)}"
   || die "$PYTHON is $("$PYTHON" -V 2>&1); the ROS 2 Jazzy wheels need Python 3.11 (set TVAU_PYTHON)"
 
 fingerprint() {
-  cat "$REPO"/requirements/*.txt "$REPO/setup.py" "$REPO/scripts/setup.sh" \
+  cat "$REPO"/requirements/*.txt "$PKG/setup.py" "$PKG/package.xml" "$REPO/scripts/setup.sh" \
       "$REPO"/tvau_msgs/CMakeLists.txt "$REPO"/tvau_msgs/package.xml \
       "$REPO"/tvau_msgs/msg/* "$REPO"/tvau_msgs/srv/* "$REPO"/tvau_msgs/action/* \
     | sha256sum | cut -d' ' -f1
@@ -59,7 +63,7 @@ cmake --build "$BUILD/tvau_msgs" -j2 >>"$BUILD.tvau_msgs.log" 2>&1 \
   || { tail -n 30 "$BUILD.tvau_msgs.log" >&2; die "building tvau_msgs failed (log: $BUILD.tvau_msgs.log)"; }
 
 echo "setup: installing tvau_ros (editable)"
-"$PY" -m pip install -q --no-deps --no-build-isolation -e "$REPO"
+"$PY" -m pip install -q --no-deps --no-build-isolation -e "$PKG"
 
 AMENT_PREFIX_PATH="$VENV" "$PY" -c 'import rclpy, tvau_msgs.msg, tvau_msgs.srv, tvau_ros' \
   || die "import check failed: rclpy / tvau_msgs / tvau_ros do not import from $VENV"

@@ -3,9 +3,8 @@ import os
 import sys
 import tempfile
 
-import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "fixtures"))  # shared test fixtures
+# Shared test fixtures (test/fixtures, test/fixtures/data) are importable through pytest.ini's
+# `pythonpath`; no test edits sys.path.
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
@@ -19,3 +18,5 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "/integration/" in str(item.fspath):
             item.add_marker("integration")
+        elif "/unit/" in str(item.fspath):
+            item.add_marker("unit")

@@ -10,15 +10,19 @@
 # (frame pairs cached per video), EPOCHS (a RUN trained with other EPOCHS is refused: use another RUN), DATA (benchmark root), CACHE (feature caches), RUN
 # (checkpoints + reports), WORKERS (generator processes), COMPARE (extra NAME=CHECKPOINT pairs
 # evaluated in the same run, e.g. the shipped model), SPLITS (test and/or validation).
-# Run from the repository root after `make setup` (or anywhere tvau_ros is importable).
+# Runs from any directory after `make setup`: it moves to the repository root (the config paths
+# below are relative to it) and runs this checkout's code (`python -m tvau_ros.cli`, PYTHONPATH =
+# the root) with the venv's Python (TVAU_VENV, default .venv); TVAU overrides the command.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-[ -f .venv/bin/activate ] && source .venv/bin/activate
+VENV=${TVAU_VENV:-.venv}; [ -d "$VENV" ] && VENV="$(cd "$VENV" && pwd)"
+PY="$VENV/bin/python"; [ -x "$PY" ] || PY=python3
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 DEVICE=${DEVICE:-cpu} SIZE=${SIZE:-168x224} PAIRS=${PAIRS:-12} EPOCHS=${EPOCHS:-4}
 DATA=${DATA:-data/default} CACHE=${CACHE:-cache/features} RUN=${RUN:-outputs/ahd_${SIZE}}
 WORKERS=${WORKERS:-2} SPLITS=${SPLITS:-test validation}
-TVAU=${TVAU:-tvau}
+TVAU=${TVAU:-"$PY -m tvau_ros.cli"}
 H=${SIZE%x*} W=${SIZE#*x}
 
 [ -f "$DATA/stats.json" ] || $TVAU data generate --config default --out "$DATA" --workers "$WORKERS" --no-progress

@@ -1,14 +1,11 @@
 """`tvau data annotate` end to end on a tiny generated dataset (UBnormal and ShanghaiTech layouts)."""
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 from tvau_ros.cli import main
 from tvau_ros.data.annotation.dialogue import QUESTION_JUDGMENT, TURN_KINDS, read_jsonl
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "data"))
 from tvau_data_fixtures import generated_root  # noqa: E402  (the data tests' tiny dataset, made once)
 
 

@@ -1,12 +1,9 @@
 """Bad dataset files each give a DatasetError that names the file and the problem."""
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "data"))
 from tvau_data_fixtures import generated_root, make_real_shanghaitech, one_video_root  # noqa: E402
 
 from tvau_ros.data import DatasetError, TrackSpan, load_shanghaitech, load_ubnormal  # noqa: E402

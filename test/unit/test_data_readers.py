@@ -1,12 +1,9 @@
 """UBnormal and ShanghaiTech readers on generated data and on hand-made real-layout data."""
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "data"))
 from tvau_data_fixtures import (generated_root, make_real_shanghaitech, make_real_ubnormal,  # noqa: E402
                                 moving_square_frames)
 

@@ -2,8 +2,9 @@
 
 ``tvau node NAME [options] [--ros-args ...]`` runs one node in this process; the options are
 shortcuts for ``-p name:=value`` and anything after ``--ros-args`` goes to ROS unchanged.
-``tvau bringup`` starts the nodes from ``launch/params.yaml`` like ``ros2 launch tvau_ros
-tvau.launch.py`` does on a full ROS install (see ``tvau_ros.nodes.bringup``).
+``tvau bringup`` starts the node graph that ``ros2 launch tvau_ros tvau.launch.py`` starts on a
+full ROS install: both read ``tvau_ros.nodes.graph``, and bringup's options are its launch
+arguments (see ``tvau_ros.nodes.bringup``).
 """
 from __future__ import annotations
 
@@ -30,49 +31,60 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="ROS arguments, passed on unchanged (-p name:=value, -r from:=to, ...)")
 
 
-def _node_heatmap(args: argparse.Namespace) -> int:
-    from tvau_ros.nodes.heatmap_node import main
+def _node_main(key: str):
+    """``main`` of node ``key``; a missing tvau_msgs build is a one-line CliError."""
+    from tvau_ros.nodes.entry import MissingInterfaces, load_node_module
 
-    return main(_ros_argv(args, {"autostart": args.autostart, "image_topic": args.image_topic,
+    try:
+        return load_node_module(key).main
+    except MissingInterfaces as exc:
+        raise CliError(str(exc)) from None
+
+
+def _node_heatmap(args: argparse.Namespace) -> int:
+    return _node_main("heatmap")(_ros_argv(args, {"autostart": args.autostart, "image_topic": args.image_topic,
                                  "config": args.config, "engine": args.engine, "checkpoint": args.checkpoint}))
 
 
 def _node_replay(args: argparse.Namespace) -> int:
-    from tvau_ros.nodes.replay_node import main
-
-    return main(_ros_argv(args, {"source": args.source, "topic": args.topic, "rate": args.rate,
+    return _node_main("replay")(_ros_argv(args, {"source": args.source, "topic": args.topic, "rate": args.rate,
                                  "loop": args.loop}))
 
 
 def _node_recorder(args: argparse.Namespace) -> int:
-    from tvau_ros.nodes.recorder_node import main
-
-    return main(_ros_argv(args, {"out_dir": args.out}))
+    return _node_main("recorder")(_ros_argv(args, {"out_dir": args.out}))
 
 
 def _bringup(args: argparse.Namespace) -> int:
-    from tvau_ros.nodes.bringup import bringup, default_params_file
+    from tvau_ros.nodes.bringup import BringupError, bringup
+    from tvau_ros.nodes.graph import ARGUMENTS, GraphArgumentError
 
+    values = {}
+    for arg in ARGUMENTS:
+        value = getattr(args, arg.name)
+        if value not in (None, False):
+            values[arg.name] = "true" if value is True else str(value)
     try:
-        params = args.params or default_params_file()
-    except FileNotFoundError as exc:
-        raise CliError(str(exc)) from None
-    if args.source:
-        from pathlib import Path
-
-        if not Path(args.source).exists():
-            raise CliError(f"no such file or folder: {args.source}")
-    heat = {k: v for k, v in (("config", args.config), ("engine", args.engine), ("checkpoint", args.checkpoint))
-            if v}
-    replay = {"rate": args.rate} if args.rate is not None else {}
-    if args.loop:
-        replay["loop"] = True
-    return bringup(params, source=args.source, camera_topic=args.camera_topic, record=args.record,
-                   heatmap_overrides=heat, replay_overrides=replay,
-                   exit_when_done=not args.loop and not args.keep_running)
+        return bringup(values, exit_when_done=not args.keep_running)
+    except (GraphArgumentError, BringupError, FileNotFoundError) as exc:
+        raise CliError(f"bringup: {exc}") from None
 
 
-def register(subparsers) -> None:
+def _add_graph_arguments(parser: argparse.ArgumentParser) -> None:
+    """One option per launch argument of the graph description (``name:=value`` in ros2 launch)."""
+    from tvau_ros.nodes.graph import ARGUMENTS
+
+    for arg in ARGUMENTS:
+        flag = "--" + arg.name.replace("_", "-")
+        if arg.kind == "bool":
+            parser.add_argument(flag, dest=arg.name, action="store_true", help=arg.description)
+        else:
+            options = {"choices": [c for c in arg.choices if c]} if arg.choices else {
+                "metavar": {"file": "FILE", "path": "PATH", "dir": "DIR", "float": "X"}.get(arg.kind, arg.name.upper())}
+            parser.add_argument(flag, dest=arg.name, help=arg.description, **options)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
     node = subparsers.add_parser("node", help="run one ROS 2 node (heatmap, replay, recorder)",
                                  description=__doc__.split("\n\n")[0])
     nodes = node.add_subparsers(dest="node", metavar="NODE", required=True)
@@ -99,16 +111,9 @@ def register(subparsers) -> None:
     _add_common(rec)
     rec.set_defaults(func=_node_recorder)
 
-    up = subparsers.add_parser("bringup", help="start the nodes from launch/params.yaml (no ros2 launch needed)",
-                               description="Start the tvau nodes like launch/tvau.launch.py does.")
-    up.add_argument("--params", metavar="YAML", help="parameters file (default: launch/params.yaml)")
-    up.add_argument("--source", help="replay this video / image folder / bag as the camera")
-    up.add_argument("--camera-topic", help="camera topic for the heatmap node (and the replay)")
-    up.add_argument("--record", metavar="DIR", help="write annotated.mp4, events.jsonl, summary.json here")
-    up.add_argument("--config", help="pipeline config YAML for the heatmap node")
-    up.add_argument("--engine", choices=("motion_baseline", "ahd"))
-    up.add_argument("--checkpoint", help="AHD checkpoint path")
-    up.add_argument("--rate", type=float, help="replay speed factor")
-    up.add_argument("--loop", action="store_true", help="loop the replay (runs until Ctrl-C)")
+    up = subparsers.add_parser("bringup", help="start the node graph of launch/tvau.launch.py (no ros2 launch needed)",
+                               description="Start the tvau nodes like launch/tvau.launch.py does: the same "
+                               "graph description (tvau_ros/nodes/graph.py), arguments and params.yaml.")
+    _add_graph_arguments(up)
     up.add_argument("--keep-running", action="store_true", help="do not stop when the replay ends")
     up.set_defaults(func=_bringup)

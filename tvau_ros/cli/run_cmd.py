@@ -7,13 +7,14 @@ layout), ``events.jsonl`` (one event per processed clip) and ``summary.json``; p
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from tvau_ros.cli import CliError
 
 
-def _positive(kind):
-    def parse(text: str):
+def _positive(kind: type) -> Callable[[str], float]:
+    def parse(text: str) -> float:
         value = kind(text)
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
@@ -21,15 +22,33 @@ def _positive(kind):
     return parse
 
 
+SHIPPED_AHD_CONFIG = "pipeline_ahd.yaml"  # packaged: the shipped AHD (models/tvau_ahd_dinov2s_minilm) + its clips
+SHIPPED_AHD = "tvau_ahd_dinov2s_minilm"
+
+
 def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
-    """Options shared by ``tvau run`` and ``tvau bringup``: which pipeline config and engine."""
+    """Options of ``tvau run``: which pipeline config and engine."""
     parser.add_argument("--config", metavar="YAML", help="pipeline config (default: the packaged "
                         "tvau_ros/configs/pipeline_default.yaml; a file only needs the keys it changes)")
-    parser.add_argument("--engine", choices=("motion_baseline", "ahd"), help="override the config's engine")
+    parser.add_argument("--engine", choices=("motion_baseline", "ahd"),
+                        help=f"override the config's engine (ahd without a checkpoint: the shipped {SHIPPED_AHD})")
     parser.add_argument("--checkpoint", metavar="PATH", help="AHD checkpoint (sets engine: ahd)")
 
 
+def packaged_config(name: str) -> Path:
+    """A pipeline config shipped in tvau_ros/configs."""
+    from importlib import resources
+
+    return Path(str(resources.files("tvau_ros") / "configs" / name))
+
+
 def pipeline_config_from_args(args: argparse.Namespace) -> dict:
+    """The pipeline config of ``--config`` / ``--engine`` / ``--checkpoint``.
+
+    The AHD engine without a checkpoint anywhere runs the shipped model: with no ``--config``, the
+    packaged pipeline_ahd.yaml (the model and the clip stride it was made for); with one, that
+    config plus ``ahd.checkpoint: tvau_ahd_dinov2s_minilm``.
+    """
     from tvau_ros.core.pipeline_config import load_pipeline_config
 
     overrides: dict = {}
@@ -39,12 +58,18 @@ def pipeline_config_from_args(args: argparse.Namespace) -> dict:
     if args.engine:
         overrides["engine"] = args.engine
     try:
-        return load_pipeline_config(args.config, overrides)
+        cfg = load_pipeline_config(args.config, overrides)
+        if cfg["engine"] == "ahd" and not (cfg.get("ahd") or {}).get("checkpoint"):
+            if args.config is None:
+                cfg = load_pipeline_config(packaged_config(SHIPPED_AHD_CONFIG), overrides)
+            else:
+                cfg = load_pipeline_config(args.config, {**overrides, "ahd": {"checkpoint": SHIPPED_AHD}})
+        return cfg
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run", help="process a recorded video / image folder / rosbag2 offline",
                                    description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)

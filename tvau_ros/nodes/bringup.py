@@ -1,52 +1,60 @@
-"""``tvau bringup``: start the tvau nodes from ``launch/params.yaml`` without ``ros2 launch``.
+"""``tvau bringup``: the node graph of ``tvau_ros.nodes.graph`` as processes, without ``ros2 launch``.
 
-What ``launch/tvau.launch.py`` does on a real ROS install, for machines where the launch
-system is not installable: one OS process per node, each given ``--ros-args --params-file
-params.yaml`` plus the overrides, output passed through. Nodes:
-
-- the heatmap node (always);
-- the recorder, with ``record`` (a folder): annotated video + events + summary;
-- the replay node, with ``source``: it waits until the heatmap node subscribes.
+The second reader of the graph description (the first is ``launch/tvau.launch.py``): the same
+arguments, nodes, parameters (``--params-file params.yaml`` plus the same overrides), remappings
+and lifecycle transitions (sent to each lifecycle node's ``change_state`` service once it is up).
+One OS process per node, output passed through with the node's name as prefix.
 
 With a source and ``exit_when_done``, the run ends by itself: when the replay has published
-everything, the recorder stops once the outputs go quiet, then the heatmap node is stopped.
-Otherwise it runs until Ctrl-C. Returns non-zero when a node fails.
+everything, the recorder stops once the outputs go quiet, then the other nodes are stopped.
+Otherwise it runs until Ctrl-C (or SIGTERM). Every node is stopped with SIGINT and its exit code
+reported; the return code is 0 for a clean run, 130 when interrupted, 1 when a node failed.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NODE_MODULES = {
-    "heatmap": "tvau_ros.nodes.heatmap_node",
-    "replay": "tvau_ros.nodes.replay_node",
-    "recorder": "tvau_ros.nodes.recorder_node",
-}
+from tvau_ros.nodes.graph import NODES, NodeSpec, node_arguments, node_overrides, resolve_arguments, selected_nodes
+
+NODE_MODULES = {spec.key: spec.module for spec in NODES if spec.module}
+ENTRY = "tvau_ros.nodes.entry"
 
 
-def default_params_file() -> Path:
-    """launch/params.yaml of a source checkout, else the installed share/tvau_ros/launch copy."""
-    candidates = [Path(__file__).resolve().parents[2] / "launch" / "params.yaml",
-                  Path(sys.prefix) / "share" / "tvau_ros" / "launch" / "params.yaml"]
+class BringupError(Exception):
+    """A reason the graph cannot start (one line)."""
+
+
+def share_dir() -> Path:
+    """The folder holding launch/ and models/: a source checkout, or the installed share/tvau_ros."""
+    candidates = [Path(__file__).resolve().parents[2], Path(sys.prefix) / "share" / "tvau_ros"]
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        candidates.append(Path(get_package_share_directory("tvau_ros")) / "launch" / "params.yaml")
+        candidates.append(Path(get_package_share_directory("tvau_ros")))
     except Exception:  # noqa: BLE001 - not installed as a ROS package
         pass
     for path in candidates:
-        if path.is_file():
+        if (path / "launch" / "params.yaml").is_file():
             return path
     raise FileNotFoundError("launch/params.yaml not found (looked in: " + ", ".join(map(str, candidates)) + ")")
 
 
-def ros_value(value) -> str:
+def default_params_file() -> Path:
+    """launch/params.yaml of a source checkout, else the installed share/tvau_ros/launch copy."""
+    return share_dir() / "launch" / "params.yaml"
+
+
+def ros_value(value: object) -> str:
     """A Python value as a ``-p name:=value`` literal (YAML syntax; strings stay strings).
 
     >>> ros_value(True), ros_value([1.0, 2]), ros_value(""), ros_value("1.5"), ros_value("/cam/image")
@@ -67,13 +75,32 @@ def ros_value(value) -> str:
     return str(value)
 
 
-def node_command(node: str, params_file: Path | None, overrides: dict | None = None) -> list[str]:
-    cmd = [sys.executable, "-m", NODE_MODULES[node], "--ros-args"]
+def node_command(node: str, params_file: Path | None, overrides: dict | None = None,
+                 remappings: tuple[tuple[str, str], ...] = ()) -> list[str]:
+    """``python -m tvau_ros.nodes.entry <node> --ros-args [--params-file P] [-p k:=v ...] [-r a:=b ...]``."""
+    if node not in NODE_MODULES:
+        raise KeyError(f"no node {node!r} (known: {', '.join(NODE_MODULES)})")
+    cmd = [sys.executable, "-m", ENTRY, node, "--ros-args"]
     if params_file is not None:
         cmd += ["--params-file", str(params_file)]
     for name, value in (overrides or {}).items():
         cmd += ["-p", f"{name}:={ros_value(value)}"]
+    for source, target in remappings:
+        cmd += ["-r", f"{source}:={target}"]
     return cmd
+
+
+def spec_command(spec: NodeSpec, resolved: Mapping[str, object], extra: dict | None = None) -> list[str]:
+    """The process of ``spec``: the description's parameters, remappings, node name and arguments."""
+    if spec.module is None:
+        path = shutil.which(spec.executable)
+        if path is None:
+            raise BringupError(f"{spec.executable} ({spec.package}) is not installed; it is needed for {spec.when}")
+        return [path, *node_arguments(spec, str(share_dir())), "--ros-args", "-r", f"__node:={spec.name}"]
+    overrides = {**node_overrides(spec, resolved), **(extra or {})}
+    remappings = (*spec.remappings, ("__node", spec.name))
+    return node_command(spec.key, Path(str(resolved["params"])) if spec.uses_params else None, overrides,
+                        remappings) + node_arguments(spec, str(share_dir()))
 
 
 @dataclass
@@ -86,7 +113,7 @@ class NodeProcess:
     lines: list[str] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
 
-    def start(self) -> "NodeProcess":
+    def start(self) -> NodeProcess:
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env=os.environ.copy(), bufsize=1)
         threading.Thread(target=self._pump, daemon=True).start()
@@ -121,6 +148,42 @@ class NodeProcess:
         return self.proc.returncode
 
 
+def change_states(node_name: str, transitions: tuple[str, ...], timeout: float = 60.0) -> str | None:
+    """Send ``transitions`` in order to ``/<node_name>/change_state``; None, or the one that failed."""
+    import rclpy
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+
+    context = rclpy.Context()
+    rclpy.init(args=[], context=context, signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C stays ours
+    client_node = rclpy.create_node(f"tvau_bringup_{os.getpid()}", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(client_node)
+    try:
+        client = client_node.create_client(ChangeState, f"/{node_name}/change_state")
+        if not client.wait_for_service(timeout_sec=timeout):
+            return f"{transitions[0]} (no /{node_name}/change_state service after {timeout:.0f} s)"
+        for name in transitions:
+            request = ChangeState.Request(transition=Transition(id=getattr(Transition, f"TRANSITION_{name.upper()}")))
+            future = client.call_async(request)
+            executor.spin_until_future_complete(future, timeout_sec=timeout)
+            if not future.done() or not future.result().success:
+                return name
+        return None
+    finally:
+        executor.shutdown()
+        client_node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+def _failure_reason(proc: NodeProcess, transition: str) -> str:
+    marker = f"{transition} failed:"
+    line = next((line for line in reversed(proc.lines) if marker in line), None)
+    return line.split(marker, 1)[1].strip() if line else "see its log above"
+
+
 def _print_summary(path: Path) -> None:
     import json
 
@@ -132,55 +195,77 @@ def _print_summary(path: Path) -> None:
         print(f"tvau bringup: no summary written ({path} missing)", file=sys.stderr)
 
 
-def bringup(params_file: Path | None = None, *, source: str | None = None, camera_topic: str | None = None,
-            record: str | None = None, heatmap_overrides: dict | None = None, replay_overrides: dict | None = None,
-            exit_when_done: bool = True, idle_exit_s: float = 3.0, ready_timeout: float = 120.0) -> int:
-    """Start the nodes; return 0 on a clean run, 1 when a node failed to start or failed."""
-    params_file = Path(params_file) if params_file else default_params_file()
-    heat = {"autostart": True, **(heatmap_overrides or {})}
-    replay = dict(replay_overrides or {})
-    if camera_topic:
-        heat["image_topic"] = camera_topic
-        replay["topic"] = camera_topic
-    procs: list[NodeProcess] = []
+def _raise_interrupt(signum: int, frame: object) -> None:  # SIGTERM stops the graph like Ctrl-C does
+    raise KeyboardInterrupt
+
+
+def check_interfaces() -> None:
+    """BringupError when tvau_msgs cannot be found (the nodes would fail to start one by one)."""
+    from tvau_ros.nodes.entry import BUILD_HINT
+
+    if importlib.util.find_spec("tvau_msgs") is None:
+        raise BringupError(f"the ROS interface package tvau_msgs is not built or not on the path; {BUILD_HINT}")
+
+
+def bringup(values: Mapping[str, str] | None = None, *, exit_when_done: bool = True, idle_exit_s: float = 3.0,
+            ready_timeout: float = 120.0) -> int:
+    """Start the graph for launch-argument ``values`` (``{"source": "clip.mp4", ...}``); see the module doc.
+
+    Raises GraphArgumentError / BringupError (one line) before anything starts.
+    """
+    resolved = resolve_arguments(dict(values or {}), default_params=str(default_params_file()))
+    specs = selected_nodes(resolved)
+    check_interfaces()
+    commands = {}
+    for spec in specs:
+        extra = {}
+        if spec.key == "recorder":  # bringup prints the summary itself; with a source it ends the run
+            extra["print_summary"] = False
+            if exit_when_done and resolved["source"]:
+                extra["idle_exit_s"] = idle_exit_s
+        commands[spec.key] = spec_command(spec, resolved, extra)
+    finite = "replay" if resolved["source"] and exit_when_done and not resolved["loop"] else None
+    procs: dict[str, NodeProcess] = {}
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if on_main_thread else None
+    code = 0
     try:
-        heatmap = NodeProcess("heatmap", node_command("heatmap", params_file, heat)).start()
-        procs.append(heatmap)
-        recorder = None
-        if record:
-            rec = {"out_dir": str(Path(record).resolve()), "print_summary": False}
-            if source and exit_when_done:
-                rec["idle_exit_s"] = idle_exit_s
-            recorder = NodeProcess("recorder", node_command("recorder", params_file, rec)).start()
-            procs.append(recorder)
-        for proc in procs:
-            if not proc.wait_ready(ready_timeout):
-                print(f"tvau bringup: error: the {proc.name} node did not start (exit code {proc.proc.poll()})",
+        for spec in specs:
+            proc = procs[spec.key] = NodeProcess(spec.name, commands[spec.key]).start()
+            if spec.module is not None and not proc.wait_ready(ready_timeout):
+                print(f"tvau bringup: error: the {spec.name} node did not start (exit code {proc.proc.poll()})",
                       file=sys.stderr)
                 return 1
-        failed = next((line for line in heatmap.lines if "configure failed:" in line), None)
-        if failed:  # autostart could not load the engine: say why instead of replaying into nothing
-            print(f"tvau bringup: error: {failed.split('configure failed:', 1)[1].strip()}", file=sys.stderr)
+            if spec.lifecycle:
+                failed = change_states(spec.name, spec.lifecycle)
+                if failed:
+                    print(f"tvau bringup: error: {spec.name} did not {failed}: {_failure_reason(proc, failed)}",
+                          file=sys.stderr)
+                    return 1
+        if finite is None:
+            while all(p.proc.poll() is None for p in procs.values()):
+                time.sleep(0.2)
+            failed_node = next(p for p in procs.values() if p.proc.poll() is not None)
+            print(f"tvau bringup: error: {failed_node.name} exited (code {failed_node.proc.returncode})",
+                  file=sys.stderr)
             return 1
-        if not source:
-            heatmap.proc.wait()
-            return 0 if heatmap.proc.returncode in (0, None) else 1
-        replay_proc = NodeProcess("replay", node_command("replay", params_file, {"source": source, **replay})).start()
-        procs.append(replay_proc)
-        code = replay_proc.proc.wait()
-        if code != 0:
-            print(f"tvau bringup: error: replay of {source} failed (exit code {code})", file=sys.stderr)
+        replay_code = procs[finite].proc.wait()
+        if replay_code != 0:
+            print(f"tvau bringup: error: replay of {resolved['source']} failed (exit code {replay_code})",
+                  file=sys.stderr)
             return 1
-        if not exit_when_done:
-            heatmap.proc.wait()
-            return 0
-        if recorder is not None:
-            recorder.proc.wait()  # it exits idle_exit_s after the last output
-            _print_summary(Path(record) / "summary.json")
-        return 0 if heatmap.proc.poll() is None else 1
+        if "recorder" in procs:
+            procs["recorder"].proc.wait()  # it exits idle_exit_s after the last output
+            _print_summary(Path(str(resolved["record"])) / "summary.json")
+        code = 0
     except KeyboardInterrupt:
-        return 130
+        code = 130
     finally:
-        for proc in reversed(procs):
-            if proc.proc is not None:
-                proc.stop()
+        stopped = [(p.name, p.stop()) for p in reversed(list(procs.values())) if p.proc is not None]
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        if stopped:
+            print("tvau bringup: stopped " + ", ".join(f"{name} (exit code {rc})" for name, rc in stopped), flush=True)
+        if code == 0 and any(rc != 0 for _, rc in stopped):
+            code = 1
+    return code

@@ -13,7 +13,7 @@ from sensor_msgs.msg import CameraInfo
 
 from tvau_ros.core.ground_projection import Pose
 from tvau_ros.core.pipeline import AnomalyPipeline
-from tvau_ros.nodes.msg_conversion import camera_info_to_intrinsics
+from tvau_ros.nodes.msg_conversion import camera_info_to_intrinsics, for_log
 
 try:  # tf2_ros exists in real ROS installs only (not on PyPI)
     import tf2_ros  # type: ignore
@@ -58,7 +58,7 @@ class CameraModel:
         try:
             camera = camera_info_to_intrinsics(msg)
         except ValueError as exc:
-            self.node.get_logger().warning(f"ignoring CameraInfo: {exc}")
+            self.node.get_logger().warning(f"ignoring CameraInfo: {for_log(exc)}")
             self._info = key
             return
         self._info = key
@@ -81,7 +81,8 @@ class CameraModel:
         except Exception as exc:  # noqa: BLE001 - tf2 raises several lookup exceptions
             if not self._tf_warned:
                 self._tf_warned = True
-                self.node.get_logger().warning(f"no tf {self.ground_frame} <- {camera_frame} yet ({exc}); "
+                self.node.get_logger().warning(f"no tf {self.ground_frame} <- {for_log(camera_frame)} yet "
+                                               f"({for_log(exc)}); "
                                                "using the static camera_pose")
             return
         t, q = tf.transform.translation, tf.transform.rotation

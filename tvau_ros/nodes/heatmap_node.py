@@ -30,6 +30,7 @@ from geometry_msgs.msg import PointStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.exceptions import ParameterUninitializedException
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage, Image
 from tvau_msgs.msg import AnomalyEvent
@@ -57,9 +58,12 @@ PARAMETERS = {
     "stride": (0, "process every S-th frame (0 = config)"),
     "max_side": (0, "resize larger frames to this long side before the engine (0 = config)"),
     "image_topic": ("/camera/image_raw", "camera topic"),
-    "compressed": (False, "subscribe sensor_msgs/CompressedImage on image_topic"),
+    "compressed": (False, "subscribe sensor_msgs/CompressedImage on image_topic (far fewer bytes for large "
+                   "frames; still use qos_reliability reliable for them)"),
     "camera_info_topic": ("", "CameraInfo topic ('' = sibling camera_info of image_topic, 'none' = off)"),
-    "qos_reliability": ("best_effort", "camera subscription: best_effort (accepts any camera) | reliable"),
+    "qos_reliability": ("best_effort", "camera subscription: best_effort (matches any camera) | reliable. Large "
+                        "frames (e.g. 4000x3000) mostly never arrive best effort: one lost DDS fragment drops "
+                        "the frame, unseen and uncounted; use reliable (with a reliable camera)"),
     "qos_depth": (5, "camera subscription history depth"),
     "output_reliability": ("reliable", "heatmap / overlay / events publishers: reliable | best_effort"),
     "output_depth": (5, "output publishers history depth"),
@@ -92,6 +96,35 @@ class HeatmapNode(LifecycleNode):
         self._wake = threading.Event()
         self._last_diag = {}
         self.last_error = ""
+        self.refused_transitions = 0
+        self._refuse_invalid_transition_ids()
+
+    def _refuse_invalid_transition_ids(self) -> None:
+        """Answer a ChangeState request whose numeric id is not valid in the current state with
+        success=False. rclpy 7.1 lets its RCLError escape spin and end the process
+        (ros2/rclpy#1209); requests by label are already checked by rclpy."""
+        service = getattr(self, "_service_change_state", None)
+        if service is None:
+            return
+        change_state = service.callback
+
+        def checked(request, response):
+            valid = {t[0] for t in self._state_machine.available_transitions}
+            if request.transition.label or request.transition.id in valid:
+                try:
+                    return change_state(request, response)
+                except _rclpy.RCLError as exc:  # not expected once the id is checked; never fatal
+                    reason = str(exc).splitlines()[0]
+            else:
+                reason = f"transition id {request.transition.id} is not valid in state " \
+                         f"'{self._state_machine.current_state[1]}' (valid: {sorted(valid)})"
+            self.refused_transitions += 1
+            if self.refused_transitions in (1, 10, 100, 1000) or self.refused_transitions % 10000 == 0:
+                self.get_logger().warning(f"refused lifecycle request ({self.refused_transitions} so far): {reason}")
+            response.success = False
+            return response
+
+        service.callback = checked
 
     def param(self, name: str):
         try:
@@ -222,7 +255,7 @@ class HeatmapNode(LifecycleNode):
     def _log_bad(self, kind: str, message: str) -> None:
         count = self.pipeline.count_rejected(kind or "decode")
         if count in (1, 10, 100, 1000) or count % 10000 == 0:
-            self.get_logger().warning(f"bad input ({kind}, {count} so far): {message}")
+            self.get_logger().warning(f"bad input ({kind}, {count} so far): {message}")  # capped by conv
 
     def _on_image(self, msg) -> None:
         pipeline = self.pipeline
@@ -239,11 +272,12 @@ class HeatmapNode(LifecycleNode):
             return
         intake = pipeline.submit(image, stamp_ns, msg.header.frame_id)
         if intake.event in ("resolution_change", "stamp_reset"):
-            self.get_logger().warning(intake.message)  # once per change, not per frame
+            self.get_logger().warning(conv.for_log(intake.message))  # once per change, not per frame
         elif not intake.accepted:
             count = pipeline.bad_input_count(intake.event)
             if count in (1, 10, 100, 1000) or count % 10000 == 0:
-                self.get_logger().warning(f"frame dropped ({intake.event}, {count} so far): {intake.message}")
+                self.get_logger().warning(f"frame dropped ({intake.event}, {count} so far): "
+                                          f"{conv.for_log(intake.message)}")
         if intake.clip_due:
             self._wake.set()
 
@@ -309,7 +343,7 @@ class HeatmapNode(LifecycleNode):
     def _publish_diagnostics(self) -> None:
         if self.pipeline is None or self._diag_pub is None:
             return
-        values = self.pipeline.diagnostics()
+        values = {**self.pipeline.diagnostics(), "refused_transitions": self.refused_transitions}
         last = self._last_diag
         level, notes = OK, []
         if values["engine_errors"] > last.get("engine_errors", 0):

@@ -19,6 +19,29 @@ from tvau_ros.core.types import NS_PER_S, Box, Evidence, GroundPoint, Region, re
 from tvau_ros.nodes.image_conversion import compressed_to_rgb8, image_to_rgb8, numpy_to_image
 
 
+LOG_FIELD_MAX = 160  # characters of an untrusted message field that reach the log
+
+
+def for_log(text: object, limit: int = LOG_FIELD_MAX) -> str:
+    """``text`` made safe to log: non-printable characters escaped, at most ``limit`` characters.
+
+    Message fields (encoding, format, frame_id) come from whoever publishes; a 5,000-character
+    encoding must not be written whole into every log line.
+
+    >>> for_log("rgb8")
+    'rgb8'
+    >>> shown = for_log("x" * 5000)
+    >>> len(shown), shown.endswith("x... (5000 characters, cut)")
+    (186, True)
+    >>> for_log("a" + chr(10) + "b") == "a" + chr(92) + "nb"  # a newline cannot forge a log line
+    True
+    """
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters, cut)"
+
+
 class BadImage(ValueError):
     """An image message the node cannot use; ``kind`` names the problem for diagnostics."""
 
@@ -55,7 +78,7 @@ def decode_image_msg(msg: Image | CompressedImage) -> np.ndarray:
             kind = "size"
         else:
             kind = "layout"
-        raise BadImage(kind, text) from None
+        raise BadImage(kind, for_log(text)) from None
 
 
 def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:

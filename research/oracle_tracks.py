@@ -7,8 +7,8 @@ on each video's length and its first and middle frames) while keeping each actor
 track probe's cache layout (``OUT/tracks/SPLIT/VIDEO.npz``): one track per actor, occluded or
 not, a box being the target when the frame's label map holds the target there.
 
-    python training/oracle_tracks.py --dataset data/default/ubnormal --out outputs/track_probe_oracle
-    python training/track_probe.py --dataset data/default/ubnormal --out outputs/track_probe_oracle
+    python -m research.oracle_tracks --dataset data/default/ubnormal --out outputs/track_probe_oracle
+    python -m research.track_probe --dataset data/default/ubnormal --out outputs/track_probe_oracle
 
 About 4 min on 2 cores for the default benchmark's 270 videos.
 """
@@ -20,7 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from track_probe import MIN_AREA  # boxes smaller than the track probe's smallest component are not kept
+from research.track_probe import MIN_AREA  # boxes smaller than the track probe's smallest component are not kept
 
 MAX_DIFFERENCE = 8.0  # mean grey levels between a re-rendered frame and the dataset's (compression: < 6)
 

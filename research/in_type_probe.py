@@ -8,7 +8,7 @@ folder change) and scored on the other half with ``cached_pairs_auc`` (frame AUC
 maximum, cell AUC). No encoder runs: the cached tokens are reused through a second index that
 points at the same files.
 
-    python training/in_type_probe.py cache/features/dinov2_pretrained_168x224_p12 \\
+    python -m research.in_type_probe cache/features/dinov2_pretrained_168x224_p12 \\
         --split train --out outputs/in_type_probe [--set KEY=VALUE as in `tvau train ahd`]
 
 It prints the scores on the held-out half and on the training half: a head that scores its
@@ -21,7 +21,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from cached_pairs_auc import cached_pairs_auc
+from research.cached_pairs_auc import cached_pairs_auc
 
 from tvau_ros.cli.train_cmd import apply_settings, parse_setting
 from tvau_ros.train.ahd_trainer import train_ahd

@@ -14,7 +14,7 @@ way: a check of what the crop tokens carry, not a model. ``--history 4,8`` adds 
 ``--follow`` moves those earlier boxes with the person (nearest foreground component, frame by
 frame) instead of keeping them in place.
 
-    python training/zoom_probe.py cache/features/dinov2_pretrained_168x224_p12 \\
+    python -m research.zoom_probe cache/features/dinov2_pretrained_168x224_p12 \\
         --dataset data/default --split train --out outputs/zoom_probe [--crop 112] [--history 4,8 [--follow]] [--set KEY=VALUE]
 
 The crop cache is resumable (``OUT/crops``, one file per video).
@@ -29,8 +29,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from cached_pairs_auc import cell_probs
-from in_type_probe import split_in_halves, train_probe_head
+from research.cached_pairs_auc import cell_probs
+from research.in_type_probe import split_in_halves, train_probe_head
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler

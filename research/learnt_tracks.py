@@ -9,9 +9,9 @@ box size and sub-cell offset at stride 4, from the RGB frame and its grey change
 the package's ``Tracker`` (``track_probe.video_tracks``) and writes the track tables in the
 track probe's cache layout, so the same probe scores them:
 
-    python training/oracle_tracks.py --out outputs/track_probe_oracle        # the training labels
-    python training/learnt_tracks.py --labels outputs/track_probe_oracle --out outputs/track_probe_learnt
-    python training/track_probe.py --out outputs/track_probe_learnt
+    python -m research.oracle_tracks --out outputs/track_probe_oracle        # the training labels
+    python -m research.learnt_tracks --labels outputs/track_probe_oracle --out outputs/track_probe_learnt
+    python -m research.track_probe --out outputs/track_probe_learnt
 
 It prints the precision and recall of the detector and of the moving foreground against the
 actor boxes of a quarter of the validation videos (IoU >= 0.5). The detector's weights are kept
@@ -134,7 +134,7 @@ def training_samples(videos, labels_dir: Path, every: int) -> tuple[torch.Tensor
     for video in videos:
         path = labels_dir / f"{video.name}.npz"
         if not path.is_file():
-            sys.exit(f"learnt_tracks: no label table {path}; run training/oracle_tracks.py --out {labels_dir.parent.parent}")
+            sys.exit(f"learnt_tracks: no label table {path}; run python -m research.oracle_tracks --out {labels_dir.parent.parent}")
         labels = load_labels(path)
         frames = video.read_frames()
         t = np.arange(0, len(frames), every)
@@ -220,7 +220,7 @@ def precision_recall(detected: list[np.ndarray], truth: list[np.ndarray], min_io
 def main() -> None:
     from functools import partial
 
-    from track_probe import foreground_boxes, split_tables
+    from research.track_probe import foreground_boxes, split_tables
 
     from tvau_ros.cli import CliError, add_device_option, check_device
     from tvau_ros.data import load_dataset

@@ -12,7 +12,7 @@ with its scores on held-out normal training boxes (sum and maximum of the two z-
 Evaluation is ``track_probe.evaluate_split``: the frames and metrics code of ``tvau eval ahd``;
 only boxes in the evaluated frames are encoded, so the box AUC counts those.
 
-    python training/appearance_probe.py --tracks outputs/track_probe_learnt [--crop 56] [--bank 6000]
+    python -m research.appearance_probe --tracks outputs/track_probe_learnt [--crop 56] [--bank 6000]
 
 Embeddings are cached per split in ``TRACKS/appearance_CROP_layersL/SPLIT.npz``; the summary goes to
 ``TRACKS/appearance_summary.json``.
@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import torch
 
-from track_probe import (FEATURES, STRIDES, distance_scorer, evaluate_split, knn_scorer, person_gate, split_tables,
+from research.track_probe import (FEATURES, STRIDES, distance_scorer, evaluate_split, knn_scorer, person_gate, split_tables,
                          track_features)
 
 CONTEXT = 1.25  # crop side / the box's longer side: a little of the surroundings

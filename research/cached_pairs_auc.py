@@ -8,7 +8,7 @@ the highest probability on the target's cells with the highest one elsewhere in 
 ``tvau eval ahd`` (12 per video) and no upsampling, so use it to compare heads trained on the
 same cache, not as the reported metric.
 
-    python training/cached_pairs_auc.py outputs/ahd_168x224/fine_tuned/ahd.safetensors \\
+    python -m research.cached_pairs_auc outputs/ahd_168x224/fine_tuned/ahd.safetensors \\
         cache/features/dinov2_pretrained_168x224_p12
 """
 from __future__ import annotations

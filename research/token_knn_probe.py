@@ -11,7 +11,7 @@ numbers as ``cached_pairs_auc.py`` on the same validation pairs (frame AUC, cell
 the target's highest cell beats the rest of its frame), so the rows compare with the shipped
 head's (frame AUC 55.1 there).
 
-    python training/token_knn_probe.py cache/features/dinov2_pretrained_168x224_p12 \\
+    python -m research.token_knn_probe cache/features/dinov2_pretrained_168x224_p12 \\
         [--layers 8,12] [--parts appearance,motion] [--position 0] [--per-scene] [--bank 60000] [--neighbours 3]
 
 About 2 to 9 minutes on 2 cores per setting, depending on the layers and parts.
@@ -24,8 +24,8 @@ import sys
 
 import numpy as np
 import torch
-from cached_pairs_auc import score_summary
-from track_probe import distance_scorer
+from research.cached_pairs_auc import score_summary
+from research.track_probe import distance_scorer
 
 from tvau_ros.data.ubnormal import scene_of
 from tvau_ros.train.features import FeatureCache

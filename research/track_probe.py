@@ -16,7 +16,7 @@ The evaluation is ``tvau eval ahd``'s: the frames of ``training/reproduce_defaul
 (``--clip-stride`` 8 on validation, 4 on test) and the same metrics code (micro/macro AUC,
 RBDC, TBDC); the anomaly types of validation and test are unseen in training.
 
-    python training/track_probe.py --dataset data/default/ubnormal --out outputs/track_probe \\
+    python -m research.track_probe --dataset data/default/ubnormal --out outputs/track_probe \\
         [--splits validation,test] [--neighbours 10] [--min-age 0.5] [--min-size-ratio 0.6] [--edge-margin 1] [--workers 2]
 
 Tracks are cached per video (``OUT/tracks/SPLIT/VIDEO.npz``), so a rerun only refits;
@@ -49,7 +49,7 @@ ROW = ("frame", "track", "x", "y", "w", "h", "target")  # columns of a video's t
 def foreground_boxes(frames: np.ndarray) -> list[np.ndarray]:
     """Per frame, the ``(n, 4)`` boxes (x, y, w, h) of its moving-foreground components that
     are neither noise nor merged crowds (``MIN_AREA``, ``MAX_SIDE``)."""
-    from zoom_probe import foreground_components, grey_frames
+    from research.zoom_probe import foreground_components, grey_frames
 
     greys = grey_frames(frames)
     return [np.asarray([c[:4] for c in foreground_components(greys, t) if c[4] >= MIN_AREA and max(c[2], c[3]) <= MAX_SIDE],

@@ -1,4 +1,10 @@
-"""ament_python / pip build of tvau_ros."""
+"""ament_python / pip build of tvau_ros.
+
+This folder is the ROS package ``tvau_ros`` (package.xml + setup.py). ``tvau_ros``, ``launch``
+and ``models`` here are links to the repository's top-level folders: the repository root holds
+no package manifest, so that colcon's and rosdep's crawlers, which stop descending at a package,
+also find ``tvau_msgs`` (see the README, "Build with colcon").
+"""
 from glob import glob
 
 from setuptools import find_packages, setup
@@ -25,9 +31,10 @@ setup(
     entry_points={
         "console_scripts": [
             "tvau = tvau_ros.cli:main",
-            "heatmap_node = tvau_ros.nodes.heatmap_node:main",
-            "replay_node = tvau_ros.nodes.replay_node:main",
-            "recorder_node = tvau_ros.nodes.recorder_node:main",
+            # one line instead of a traceback when tvau_msgs is not built (tvau_ros/nodes/entry.py)
+            "heatmap_node = tvau_ros.nodes.entry:heatmap_node",
+            "replay_node = tvau_ros.nodes.entry:replay_node",
+            "recorder_node = tvau_ros.nodes.entry:recorder_node",
         ],
     },
 )
