@@ -25,12 +25,12 @@ def clip(tmp_path_factory):
 
 def test_run_video_writes_all_outputs_matching_the_pipeline(clip, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["run", "--video", str(clip.path), "--out", str(out)]) == 0
+    assert main(["run", "--video", str(clip.path), "--out", str(out), "--engine", "motion_baseline"]) == 0
     printed = capsys.readouterr().out
     assert "tvau run: 45 frames" in printed and "anomalies: 1" in printed
     events = read_events(out / "events.jsonl")
     # the same pipeline object, driven by hand, gives the same events
-    cfg = load_pipeline_config()
+    cfg = load_pipeline_config(overrides={"engine": "motion_baseline"})
     pipe = AnomalyPipeline(build_engine(cfg), PipelineConfig.from_dict(cfg))
     expected = [evidence_to_dict(e) for f in open_source(clip.path)
                 if (e := pipe.push(f.image, f.time_ns, f.frame_id)) is not None]
@@ -55,7 +55,7 @@ def test_run_frames_folder_with_a_config_file(clip, tmp_path):
         if f.index < 12:
             cv2.imwrite(str(folder / f"{f.index}.jpg"), f.image[:, :, ::-1])
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text("clip: {stride: 2}\n")
+    cfg.write_text("engine: motion_baseline\nclip: {stride: 2}\n")
     out = tmp_path / "out"
     assert main(["run", "--frames", str(folder), "--fps", "15", "--config", str(cfg), "--out", str(out),
                  "--no-video"]) == 0
@@ -68,7 +68,7 @@ def test_run_bag(clip, tmp_path):
     images = [f.image for f in open_source(clip.path)][:10]
     bag = write_image_bag(tmp_path / "bag", images, fps=15, frame_id="bag_cam")
     out = tmp_path / "out"
-    assert main(["run", "--bag", str(bag), "--out", str(out), "--no-video"]) == 0
+    assert main(["run", "--bag", str(bag), "--out", str(out), "--no-video", "--engine", "motion_baseline"]) == 0
     events = read_events(out / "events.jsonl")
     assert len(events) == 6 and events[0]["frame_id"] == "bag_cam"
 
@@ -85,7 +85,7 @@ def test_a_rejected_frame_keeps_its_place_in_every_output(clip, tmp_path):
                 if f.index < 20:
                     yield SourceFrame(f.image, (f.index - (f.index == 5)) * 10**9 // 15, f.index)
 
-    cfg = load_pipeline_config()
+    cfg = load_pipeline_config(overrides={"engine": "motion_baseline"})
     summary = run_offline(RepeatedStamp(), AnomalyPipeline(build_engine(cfg), PipelineConfig.from_dict(cfg)), tmp_path / "out")
     assert summary["frames"] == 20 and summary["frames_without_heatmap"] == [5]
     heatmaps = load_predictions(tmp_path / "out" / "heatmaps.npz").heatmaps["glitch"]
@@ -137,8 +137,11 @@ def test_bad_sources_exit_2_with_one_line(tmp_path, kind, name, content, message
     ("evidence: {max_items: 2.5}", "pipeline option 'evidence.max_items' must be an int, got 2.5"),
     ("ground: {hfov_deg: 200}", "'ground.hfov_deg' must be in [0, 180) and 'ground.max_range_m' > 0, got 200.0 and 50.0"),
     ("ground: {camera_pose: [0, 0, 1]}", "pipeline option 'ground.camera_pose': camera pose needs 7 numbers"),
-    ("motion_baseline: {size_ref: 0}", "motion_baseline.size_ref must be > 0, got 0.0"),
-    ("motion_baseline: {work_side: big}", "pipeline option 'motion_baseline.work_side' must be an int, got 'big'"),
+    ("{engine: motion_baseline, motion_baseline: {size_ref: 0}}", "motion_baseline.size_ref must be > 0, got 0.0"),
+    ("{engine: motion_baseline, motion_baseline: {work_side: big}}",
+     "pipeline option 'motion_baseline.work_side' must be an int, got 'big'"),
+    ("behaviour: {work_side: big}", "pipeline option 'behaviour.work_side' must be an int, got 'big'"),
+    ("behaviour: {attributes: [fast, teleporting]}", "behaviour.attributes: unknown ['teleporting']"),
     ("clip: {length: abc}", "pipeline option 'clip.length' must be an int, got 'abc'"),
     ("stamps: {reset_after_backward_jump_s: .nan}", "'stamps.reset_after_backward_jump_s' must be a float, got nan"),
 ])

@@ -17,8 +17,11 @@ def sample():
     return render_sample_clip(frames=60, anomaly_start=15)
 
 
+MOTION = {"engine": "motion_baseline"}  # these tests check pipeline mechanics with the classical engine
+
+
 def make_pipeline(**overrides):
-    cfg = load_pipeline_config(overrides=overrides)
+    cfg = load_pipeline_config(overrides={**MOTION, **overrides})
     return AnomalyPipeline(build_engine(cfg), PipelineConfig.from_dict(cfg))
 
 
@@ -175,7 +178,7 @@ def test_config_merging_and_errors(tmp_path):
     user.write_text("clip: {stride: 3}\nregions: {threshold: 0.7}\n")
     cfg = load_pipeline_config(user)
     assert cfg["clip"] == {"length": 0, "stride": 3} and cfg["regions"]["threshold"] == 0.7
-    assert cfg["engine"] == "motion_baseline"
+    assert cfg["engine"] == "behaviour"
     with pytest.raises(ValueError, match="unknown pipeline option 'regions.treshold'"):
         load_pipeline_config(overrides={"regions": {"treshold": 1}})
     with pytest.raises(ValueError, match="not found"):
@@ -187,12 +190,12 @@ def test_config_merging_and_errors(tmp_path):
 
 
 def test_clip_length_override_and_mismatch():
-    cfg = load_pipeline_config(overrides={"clip": {"length": 7}})
+    cfg = load_pipeline_config(overrides={**MOTION, "clip": {"length": 7}})
     engine = build_engine(cfg)
     assert engine.clip_length == 7
     AnomalyPipeline(engine, PipelineConfig.from_dict(cfg))
     with pytest.raises(ValueError, match="differs from the engine's clip length 5"):
-        AnomalyPipeline(build_engine(load_pipeline_config()), PipelineConfig(clip_length=7))
+        AnomalyPipeline(build_engine(load_pipeline_config(overrides=MOTION)), PipelineConfig(clip_length=7))
 
 
 @pytest.mark.parametrize("overrides,match", [
@@ -204,7 +207,7 @@ def test_clip_length_override_and_mismatch():
 ])
 def test_build_engine_errors_name_the_problem(overrides, match):
     with pytest.raises(EngineLoadError, match=match):
-        build_engine(load_pipeline_config(overrides=overrides))
+        build_engine(load_pipeline_config(overrides={**MOTION, **overrides}))
 
 
 def test_reset_starts_a_new_stream_and_ends_open_episodes(sample):

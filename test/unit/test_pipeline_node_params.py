@@ -47,9 +47,8 @@ def test_bringup_commands_use_the_same_params_file():
 
 
 def test_packaged_default_config_builds_a_working_pipeline():
-    cfg = load_pipeline_config()
-    pipe = AnomalyPipeline(build_engine(cfg), PipelineConfig.from_dict(cfg))
-    assert pipe.engine.model_id == "motion_baseline@1" and pipe.cfg.ground.frame_id == "base_link"
+    pipe = AnomalyPipeline.from_config()
+    assert pipe.engine.model_id == "behaviour/generic" and pipe.cfg.ground.frame_id == "base_link"
 
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "tvau_ros" / "configs")

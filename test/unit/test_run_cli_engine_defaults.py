@@ -25,7 +25,7 @@ def test_a_user_config_without_checkpoint_keeps_its_settings_and_gets_the_shippe
     assert cfg["regions"]["threshold"] == 0.3 and cfg["clip"]["stride"] == 4
 
 
-def test_an_explicit_checkpoint_and_the_motion_baseline_are_left_alone(tmp_path):
+def test_an_explicit_checkpoint_and_the_default_engine_are_left_alone(tmp_path):
     assert pipeline_config_from_args(args(checkpoint="my.safetensors"))["ahd"]["checkpoint"] == "my.safetensors"
     cfg = pipeline_config_from_args(args())
-    assert cfg["engine"] == "motion_baseline" and cfg["ahd"]["checkpoint"] == ""
+    assert cfg["engine"] == "behaviour" and cfg["ahd"]["checkpoint"] == ""

@@ -30,7 +30,7 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     """Options of ``tvau run``: which pipeline config and engine."""
     parser.add_argument("--config", metavar="YAML", help="pipeline config (default: the packaged "
                         "tvau_ros/configs/pipeline_default.yaml; a file only needs the keys it changes)")
-    parser.add_argument("--engine", choices=("motion_baseline", "ahd"),
+    parser.add_argument("--engine", choices=("behaviour", "ahd", "motion_baseline"),
                         help=f"override the config's engine (ahd without a checkpoint: the shipped {SHIPPED_AHD})")
     parser.add_argument("--checkpoint", metavar="PATH", help="AHD checkpoint (sets engine: ahd)")
 

@@ -13,7 +13,7 @@ camera, only the newest clip is processed and the skipped frames are counted as 
 Configuration: ``pipeline_config.py``; engines: ``engine_registry.py``; counters: ``pipeline_stats.py``.
 
 >>> import numpy as np
->>> pipe = AnomalyPipeline.from_config(overrides={"motion_baseline": {"clip_length": 3}})
+>>> pipe = AnomalyPipeline.from_config(overrides={"engine": "motion_baseline", "motion_baseline": {"clip_length": 3}})
 >>> img = np.zeros((48, 64, 3), np.uint8)
 >>> [pipe.push(img, stamp_ns=(i + 1) * 10**8) is not None for i in range(4)]
 [False, False, True, True]
