@@ -164,14 +164,17 @@ class QueryNode(Node):
     # ------------------------------------------------------------ answering
 
     def _run(self, request, on_text=None, cancelled=lambda: False) -> tuple[Answer | None, str]:
-        """Answer on a worker; (answer, "") or (None, the error message)."""
+        """Check on this thread, answer on a worker; (answer, "") or (None, the error message)."""
         cancel = threading.Event()
         window = (conv.stamp_to_ns(request.window_start), conv.stamp_to_ns(request.window_end))
-        job = lambda: self.dialogue.ask(request.question, request.session_id, window, request.reset,  # noqa: E731
-                                        on_text=on_text, cancel=cancel)
         try:
-            future = self.worker.submit(job)
+            pending = self.dialogue.open_turn(request.question, request.session_id, request.reset)
+        except QueryError as exc:
+            return None, str(exc)
+        try:
+            future = self.worker.submit(lambda: self.dialogue.answer(pending, window, on_text, cancel))
         except Busy as exc:
+            pending.release()
             self.dialogue.stats.error("busy")
             return None, str(exc)
         deadline = time.monotonic() + self.timeout_s

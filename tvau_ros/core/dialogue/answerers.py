@@ -130,9 +130,11 @@ class GroundedAnswerer:
                     "so there is nothing to describe."]
         if intent == "appearance":
             out = [per_target(subjects, lambda t: appearance_answers(t.facts))[0]]
-            if turn.intent.part:
-                out += _numbered(subjects, lambda t: _unknown_part(t, turn.intent.part))
-            return out
+            # the dataset's own phrasing (frame anchors) leaves an unclear colour out; a live
+            # answer also says so: "I can't tell", never a guess
+            parts = [turn.intent.part] if turn.intent.part else ([] if isinstance(anchors, FrameAnchors)
+                                                                else ["top", "bottom"])
+            return out + _numbered(subjects, lambda t: _unknown_parts(t, parts))
         if intent == "motion":
             return [per_target(subjects, lambda t: motion_answers(t.facts, anchors))[0]] + self._behaviours(subjects)
         if intent == "trajectory":
@@ -163,11 +165,16 @@ class GroundedAnswerer:
         return _numbered(subjects, sentence)
 
 
-def _unknown_part(target: MeasuredTarget, part: str) -> str | None:
-    key = "top_color" if part == "top" else "bottom_color"
-    if target.facts.attributes.get(key) is not None:
+def _unknown_parts(target: MeasuredTarget, parts: list[str]) -> str | None:
+    """"I can't tell ..." for the asked body parts whose colour is not stated (None when the
+    target is described as too far away already, or every asked colour is known)."""
+    attrs = target.facts.attributes
+    unknown = [p for p in parts if attrs.get(f"{p}_color") is None]
+    if not unknown or (attrs.get("top_color") is None and attrs.get("bottom_color") is None and len(parts) > 1):
         return None
-    return f"I can't tell the colour of its {_PART_WORDS[part]}."
+    names = _PART_WORDS if target.facts.noun == "person" else {"top": "front", "bottom": "back"}
+    words = " or ".join(names[p] for p in unknown)
+    return f"I can't tell the colour of its {words}{': ' + attrs['note'] if attrs.get('note') else ''}."
 
 
 def _where(target: MeasuredTarget, anchors: Anchors, last_frame: int) -> str:

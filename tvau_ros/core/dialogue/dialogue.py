@@ -94,6 +94,27 @@ class _Session:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+@dataclass
+class PendingTurn:
+    """An opened question: checked, its session taken; ``Dialogue.answer`` answers it."""
+
+    dialogue: "Dialogue"
+    question: str
+    session_id: str
+    session: _Session | None
+    reset: bool
+    answerer: TextAnswerer
+    started: float
+    _released: bool = False
+
+    def release(self) -> None:
+        """Give the session back (once); for a question that will not be answered after all."""
+        if not self._released and self.session is not None:
+            self.session.last_used = self.dialogue.clock()
+            self.session.lock.release()
+        self._released = True
+
+
 class DialogueStats:
     """Counters for diagnostics: answers, errors by code, claims checked and flagged, timing."""
 
@@ -212,62 +233,78 @@ class Dialogue:
     def ask(self, question: str, session_id: str = "", window: tuple[int, int] = (0, 0), reset: bool = False,
             on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> Answer:
         """Answer one question (see the module docstring); QueryError when it cannot."""
-        try:
-            return self._ask(question, session_id, window, reset, on_text, cancel)
-        except QueryError as exc:
-            self.stats.error(exc.code)
-            raise
+        return self.answer(self.open_turn(question, session_id, reset), window, on_text, cancel)
 
-    def _ask(self, question, session_id, window, reset, on_text, cancel) -> Answer:
-        started = time.perf_counter()
-        if cancel is not None and cancel.is_set():
-            raise QueryError("cancelled", "the question was cancelled before it was answered")
+    def open_turn(self, question: str, session_id: str = "", reset: bool = False) -> "PendingTurn":
+        """The cheap checks, on the caller's thread: the question, the answerer, the session
+        (taken for this question until ``answer`` or ``PendingTurn.release``); QueryError when one fails."""
         try:
             text = check_question(question, self.config.max_question_chars)
         except QuestionError as exc:
-            raise QueryError("bad_question", str(exc)) from None
+            raise self._error("bad_question", str(exc)) from None
         try:
             answerer = self.slot.get()
         except AnswererUnavailable as exc:
-            raise QueryError("answerer_unavailable", str(exc)) from None
-        session = self._session(session_id, reset)
-        if session is not None and not session.lock.acquire(blocking=False):
-            raise QueryError("session_busy", f"session {session_id!r} is answering another question; "
-                                             "ask one question at a time per session")
+            raise self._error("answerer_unavailable", str(exc)) from None
         try:
-            intent = classify(text)
-            focus = session.focus if session is not None and not reset else []
-            view = self._view(window, focus, intent.intent)
-            targets = measure_targets(view, self.config.measure, self.cache)[: self.config.max_targets]
-            subjects = self._subjects(targets, intent, focus)
-            verdict = self._verdict(view, targets)
-            anchors = FrameAnchors() if self.config.anchors == "frames" else TimeAnchors(view.stamps)
-            turn = Turn(text, intent, view, targets, subjects, verdict, anchors,
-                        list(session.history) if session is not None else [], cancel)
-            turn.check_cancel()
-            try:
-                reply = answerer.respond(turn, on_text)
-            except Cancelled:
-                raise QueryError("cancelled", "the question was cancelled before the answer was complete") from None
-            checked = check_claims(extract_claims(reply, anchors), view, subjects, verdict)
-            if session is not None:
-                session.history.append((text, reply))
-                if subjects:
-                    session.focus = [(t.track_id, t.start) for t in subjects]
-            start_ns, end_ns = view.used_window
-            answer = Answer(
-                text=reply, intent=intent.intent, judgment="yes" if verdict.abnormal else "no",
-                confidence=verdict.confidence, regions=_regions(view, subjects), track_id=subjects[0].track_id
-                if len(subjects) == 1 else 0, window_start_ns=start_ns, window_end_ns=end_ns,
-                flagged_claims=[c.flag() for c in checked if c.agrees is False], claims=checked,
-                session_id=session_id, answerer=answerer.name, elapsed_s=time.perf_counter() - started,
-                track_ids=[t.track_id for t in subjects])
-            self.stats.answered(answer)
-            return answer
+            session = self._session(session_id, reset)
+        except QueryError as exc:
+            self.stats.error(exc.code)
+            raise
+        if session is not None and not session.lock.acquire(blocking=False):
+            raise self._error("session_busy", f"session {session_id!r} is answering another question; "
+                                              "ask one question at a time per session")
+        return PendingTurn(self, text, session_id, session, reset, answerer, time.perf_counter())
+
+    def _error(self, code: str, message: str) -> QueryError:
+        self.stats.error(code)
+        return QueryError(code, message)
+
+    def answer(self, pending: "PendingTurn", window: tuple[int, int] = (0, 0),
+               on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> Answer:
+        """Answer an opened question (the expensive part, e.g. on a worker); releases its session."""
+        try:
+            return self._answer(pending, window, on_text, cancel)
+        except QueryError as exc:
+            if exc.code != "cancelled":  # whoever cancelled (the node: client or timeout) counts it
+                self.stats.error(exc.code)
+            raise
         finally:
-            if session is not None:
-                session.last_used = self.clock()
-                session.lock.release()
+            pending.release()
+
+    def _answer(self, pending: "PendingTurn", window, on_text, cancel) -> Answer:
+        session, text, answerer = pending.session, pending.question, pending.answerer
+        if cancel is not None and cancel.is_set():
+            raise QueryError("cancelled", "the question was cancelled before it was answered")
+        intent = classify(text)
+        focus = session.focus if session is not None and not pending.reset else []
+        view = self._view(window, focus, intent.intent)
+        targets = measure_targets(view, self.config.measure, self.cache)[: self.config.max_targets]
+        subjects = self._subjects(targets, intent, focus)
+        verdict = self._verdict(view, targets)
+        anchors = FrameAnchors() if self.config.anchors == "frames" else TimeAnchors(view.stamps)
+        turn = Turn(text, intent, view, targets, subjects, verdict, anchors,
+                    list(session.history) if session is not None else [], cancel)
+        turn.check_cancel()
+        try:
+            reply = answerer.respond(turn, on_text)
+        except Cancelled:
+            raise QueryError("cancelled", "the question was cancelled before the answer was complete") from None
+        checked = check_claims(extract_claims(reply, anchors), view, subjects, verdict)
+        if session is not None:
+            session.history.append((text, reply))
+            if subjects:
+                session.focus = [(t.track_id, t.start) for t in subjects]
+        start_ns, end_ns = view.used_window
+        answer = Answer(
+            text=reply, intent=intent.intent, judgment="yes" if verdict.abnormal else "no",
+            confidence=verdict.confidence, regions=_regions(view, subjects),
+            track_id=subjects[0].track_id if len(subjects) == 1 else 0, window_start_ns=start_ns,
+            window_end_ns=end_ns, flagged_claims=[c.flag() for c in checked if c.agrees is False], claims=checked,
+            session_id=pending.session_id, answerer=answerer.name, elapsed_s=time.perf_counter() - pending.started,
+            track_ids=[t.track_id for t in subjects])
+        self.stats.answered(answer)
+        return answer
 
     # ------------------------------------------------------------ window, targets, verdict
 
