@@ -11,7 +11,8 @@ session over the whole video, with frame anchors (the dataset's):
 Rows: ``grounded (ground truth)`` and ``grounded (engine)``; any other ``TextAnswerer`` on
 either evidence (``answerer_rows``: e.g. the LVLM in-process); and answers read from a file
 (``prediction_rows``: JSONL lines ``{"video", "turn", "answer"}``, ``turn`` = index in the
-sample's turns; flagged claims checked against the engine evidence). Metrics per row: Yes/No
+sample's turns; flagged claims checked against the engine evidence, the ground truth without an
+engine). Metrics per row: Yes/No
 accuracy and balanced accuracy (judgment turns), BLEU-4 best reference (sacrebleu) for Target
 (appearance), Trajectory and motion answers, attribute faithfulness against ``meta.json``
 (``claim_truth``), flagged-claim rate (flagged / checked claims), errors; plus the frame AUC of
@@ -175,7 +176,7 @@ def evaluate_dialogues(samples: list[DialogueSample], videos: dict, cfg: dict, e
         truths = [t for t in (video.meta or {}).get("targets", []) if t.get("abnormal", True)]
         labels = np.asarray(video.frame_labels).astype(int)
         evidence = {}
-        if ground_truth or any(e == "ground_truth" for e, _ in extra.values()):
+        if ground_truth or any(e == "ground_truth" for e, _ in extra.values()) or (prediction_rows and engine is None):
             masks = MaskEngine(clip_length)
             frames = video.read_frames()
             for i, image in enumerate(frames):

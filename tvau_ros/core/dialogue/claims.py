@@ -165,9 +165,10 @@ def _check_colour(value, target) -> tuple[bool, str]:
     if seen.sum() == 0:
         return True, ""
     share = seen / seen.sum()
-    top3 = [PALETTE[i] for i in np.argsort(share)[::-1][:3]]
-    ok = colour in top3 or share[PALETTE.index(colour)] >= 0.1
-    return ok, f"the pixels under its heatmap are mostly {', '.join(top3)} ({colour} {share[PALETTE.index(colour)]:.0%})"
+    top3 = [PALETTE[i] for i in np.argsort(share)[::-1][:3] if share[i] > 0]
+    mine = share[PALETTE.index(colour)]
+    ok = mine >= 0.1 or (colour in top3 and mine >= 0.02)
+    return ok, f"the pixels under its heatmap are mostly {', '.join(top3)} ({colour} {mine:.0%})"
 
 
 def _heading_change(target, frame: int, fps: float) -> float | None:
