@@ -195,6 +195,7 @@ def _run_dialogue(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from tvau_ros.cli.run_cmd import pipeline_config_from_args
+    from tvau_ros.core.dialogue.answerers import AnswererUnavailable, build_answerer
     from tvau_ros.core.pipeline import EngineLoadError, build_engine
     from tvau_ros.data.annotation.dialogue import read_jsonl
     from tvau_ros.data.dataset import load_dataset
@@ -225,6 +226,16 @@ def _run_dialogue(args: argparse.Namespace) -> int:
             predictions[name] = read_predictions(path)
         except (OSError, ValueError) as exc:
             raise CliError(f"--predictions {name}={path}: {exc}") from None
+    answerer_rows = {}
+    for name, spec in args.answerer_row:
+        spec, _, evidence = spec.partition("@")
+        evidence = evidence or "engine"
+        if evidence not in ("engine", "ground_truth") or (evidence == "engine" and args.no_engine):
+            raise CliError(f"--answerer-row {name}: evidence must be @engine or @ground_truth (and the engine row on)")
+        try:
+            answerer_rows[name] = (evidence, build_answerer(spec))
+        except (ValueError, AnswererUnavailable, TypeError, OSError) as exc:
+            raise CliError(f"--answerer-row {name}={spec}: {exc}") from None
     cfg = pipeline_config_from_args(args)
     engine = None
     if not args.no_engine:
@@ -233,7 +244,7 @@ def _run_dialogue(args: argparse.Namespace) -> int:
         except (EngineLoadError, ValueError) as exc:
             raise CliError(str(exc)) from None
     report = evaluate_dialogues(samples, videos, cfg, engine, ground_truth=not args.no_ground_truth,
-                                prediction_rows=predictions,
+                                answerer_rows=answerer_rows, prediction_rows=predictions,
                                 progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True))
     out = Path(args.out)
     try:
@@ -280,6 +291,9 @@ def _add_dialogue(subparsers) -> None:
     parser.add_argument("--no-ground-truth", action="store_true", help="skip the ground-truth-evidence row")
     parser.add_argument("--predictions", type=_parse_method, action="append", default=[], metavar="NAME=JSONL",
                         help="a row of answers from a file: lines {video, turn, answer} (e.g. the LVLM's; repeatable)")
+    parser.add_argument("--answerer-row", type=_parse_method, action="append", default=[], metavar="NAME=ANSWERER[@EVIDENCE]",
+                        help="a row answered in this process by ANSWERER (qwen2_5_vl, package.module:callable) on "
+                             "@engine (default) or @ground_truth evidence (repeatable)")
     parser.add_argument("--limit", type=_positive_int, help="only the first N dialogues")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(func=_run_dialogue)

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     heatmap = HeatmapNode()
     try:
         query = QueryNode(source=PipelineSource(lambda: heatmap.pipeline))
-    except ValueError as exc:
+    except Exception as exc:  # noqa: BLE001 - a bad parameter (value or type): one line, exit 2
         print(f"tvau query node: error: {exc}", file=sys.stderr)
         heatmap.destroy_node()
         rclpy.try_shutdown()

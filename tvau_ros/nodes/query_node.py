@@ -40,7 +40,7 @@ from tvau_msgs.action import QueryAnomaly as QueryAction
 from tvau_msgs.msg import AnomalyEvent
 from tvau_msgs.srv import QueryAnomaly
 
-from tvau_ros.core.dialogue.answerers import AnswererSlot, build_answerer
+from tvau_ros.core.dialogue.answerers import ANSWERERS, AnswererSlot, build_answerer
 from tvau_ros.core.dialogue.dialogue import Answer, Dialogue, DialogueConfig, QueryError
 from tvau_ros.core.dialogue.evidence_view import EvidenceSource
 from tvau_ros.core.dialogue.mirror import EvidenceMirror
@@ -100,6 +100,9 @@ class QueryNode(Node):
         if source is None:
             self.mirror = source = self._mirror(p)
         name = p["answerer"]
+        if ":" not in name and name not in ANSWERERS:
+            raise ValueError(f"unknown answerer {name!r}; choose one of {', '.join(sorted(ANSWERERS))} "
+                             "or give package.module:callable")
         self.answerer = AnswererSlot(lambda: build_answerer(name, **options), name).start()
         self.dialogue = Dialogue(source, self.answerer, config)
         group = ReentrantCallbackGroup()
@@ -292,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init(args=argv if argv is not None else sys.argv)
     try:
         node = QueryNode()
-    except ValueError as exc:
+    except Exception as exc:  # noqa: BLE001 - a bad parameter (value or type): one line, exit 2
         print(f"tvau query node: error: {exc}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2

@@ -86,6 +86,7 @@ class FrameRecord:
     source_hw: tuple[int, int]
     regions: tuple[Region, ...] = ()  # this frame's regions (boxes in source pixels), where known
     model_id: str = ""
+    score: float | None = None        # the pipeline's frame score, where known (a clip's newest frame)
 
 
 @dataclass
@@ -121,6 +122,8 @@ class EvidenceView:
 
     def score(self, record: FrameRecord) -> float:
         """The frame score (peak of the smoothed heatmap), as the pipeline computes it."""
+        if record.score is not None:
+            return record.score
         if record.index not in self._scores:
             self._scores[record.index] = float(smooth_heatmap(record.heatmap, self.smoothing_sigma).max())
         return self._scores[record.index]
@@ -155,7 +158,8 @@ def build_view(store: EvidenceStore, episodes: list[Episode], start_ns: int, end
             if frame is None or not start_ns <= frame.stamp_ns <= end_ns:
                 continue
             records[index] = FrameRecord(index, frame.stamp_ns, frame.image, heatmap, frame.source_hw,
-                                         regions.get(index, ()), ev.model_id)
+                                         regions.get(index, ()), ev.model_id,
+                                         float(ev.frame_score) if index == ev.frame_index else None)
     overlapping = [e for e in episodes if e.start_ns <= end_ns and (e.end_ns is None or e.end_ns >= start_ns)]
     return EvidenceView(start_ns, end_ns, [records[i] for i in sorted(records)], evidence, overlapping,
                         threshold, smoothing_sigma)

@@ -199,12 +199,14 @@ def observe_view(view: EvidenceView, config: MeasureConfig = MeasureConfig(),
     background = bg_gain = None
     observations: list[FrameObservation] = []
     for i, record in enumerate(records):
-        mask = heatmap_mask(record, view.threshold, config.mask_sigma, scale)
-        if not mask.any():
-            continue
-        key = (record.index, record.stamp_ns, mask.shape, record.model_id)
-        found = cache.get(key) if cache is not None else None
+        key = (record.index, record.stamp_ns, scale, record.model_id, view.threshold)
+        found = cache.get(key) if cache is not None else None   # [] = a frame without anomaly
         if found is None:
+            mask = heatmap_mask(record, view.threshold, config.mask_sigma, scale)
+            if not mask.any():
+                if cache is not None:
+                    cache.put(key, [])
+                continue
             if background is None:
                 background = (background_image(working, annotate.background_samples)
                               if annotate.background_samples else None)
@@ -226,10 +228,25 @@ def measure_targets(view: EvidenceView, config: MeasureConfig = MeasureConfig(),
         return []
     annotate = config.annotate
     records = working.frames
+    regions = {r.index: r.regions for r in records if r.regions}
+    signature = ("targets", tuple((o.frame, o.box) for o in observations), round(view.fps, 3),
+                 tuple((i, tuple((g.track_id, g.box) for g in rs)) for i, rs in sorted(regions.items())))
+    found = cache.get(signature) if cache is not None else None
+    if found is not None:   # the same observations and tracks as a previous question: the same targets
+        return found
+    targets = _measure(view, config, observations, working, regions)
+    if cache is not None:
+        cache.put(signature, targets)
+    return targets
+
+
+def _measure(view: EvidenceView, config: MeasureConfig, observations: list[FrameObservation],
+             working: _WorkingFrames, regions: dict) -> list[MeasuredTarget]:
+    annotate = config.annotate
+    records = working.frames
     wh, ww = working.image(0).shape[:2]
     source_hw = records[-1].source_hw
     factor = (source_hw[1] / ww, source_hw[0] / wh)
-    regions = {r.index: r.regions for r in records if r.regions}
     timelines = associate(observations, use_ids=False, max_gap=annotate.max_gap)
     links = [_link_track(t.observations, regions, factor, config.link_iou) for t in timelines]
     shortest = max(annotate.min_observations, int(round(config.min_target_s * view.fps)))
