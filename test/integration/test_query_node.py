@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -94,7 +93,8 @@ def stack(tmp_path_factory):
             time.sleep(0.5)
             early["before_frames"] = ask(node, ALONE, "Is there any anomaly?")
         col = Collector(node)
-        col.add(Image, CAMERA, qos_profile("reliable", 200)).add(DiagnosticArray, "/diagnostics", qos_profile("reliable", 50))
+        col.add(Image, CAMERA, qos_profile("reliable", 200))
+        col.add(DiagnosticArray, "/diagnostics", qos_profile("reliable", 50))
         replay = start_node("replay", "tvau_replay_qit", {"source": str(clip.path), "topic": CAMERA,
                                                           "wait_for_subscribers": 3, "fps": 9.0})
         procs.append(replay)
@@ -185,7 +185,8 @@ def raw_client(tmp_path_factory):
     includes = [f"-I{d}" for d in sorted((prefix / "include").iterdir()) if d.is_dir()]
     subprocess.run([compiler, "-o", str(out), str(PEERS / "raw_query_client.c"), *includes, f"-L{prefix / 'lib'}",
                     "-lrcl", "-lrcutils", "-lrmw", "-lrosidl_runtime_c", "-ltvau_msgs__rosidl_generator_c",
-                    "-ltvau_msgs__rosidl_typesupport_c", f"-L{libpython}", "-Wl,--no-as-needed", "-lpython3.11", f"-Wl,-rpath,{libpython}",
+                    "-ltvau_msgs__rosidl_typesupport_c", f"-L{libpython}", "-Wl,--no-as-needed", "-lpython3.11",
+                    f"-Wl,-rpath,{libpython}",
                     "-Wl,--allow-shlib-undefined"], check=True)
     return out
 
@@ -243,7 +244,8 @@ def test_concurrent_queries_on_one_session_and_a_full_queue(stack):
     more = [ask_async(node, ALONE, "Is there any anomaly? slowly please", "") for _ in range(2)]
     assert spin_until(node, lambda: first.done() and all(f.done() for f in more), timeout=60)
     replies = [f.result() for f in more]
-    assert any(not r.success and r.error_message.startswith("busy:") for r in replies), [r.error_message for r in replies]
+    refused = [r for r in replies if not r.success and r.error_message.startswith("busy:")]
+    assert refused, [r.error_message for r in replies]
     slow = [r for r in [first.result()] + replies if not r.error_message.startswith("busy:")]
     assert all(not r.success and "timeout_s" in r.error_message for r in slow), [r.error_message for r in slow]
 

@@ -10,7 +10,8 @@ from tvau_ros.evaluation.claim_truth import Tally, claim_agrees, score_answers
 
 TRUTH = [{"start": 10, "end": 40, "attributes": {"top_color": "red", "bottom_color": "blue"},
           "trajectory": {"entry_side": "left", "exit_side": "right", "turns": [{"frame": 25, "direction": "left"}],
-                         "speed_states": [{"start": 10, "end": 30, "state": "walking"}, {"start": 31, "end": 40, "state": "running"}]}},
+                         "speed_states": [{"start": 10, "end": 30, "state": "walking"},
+                                          {"start": 31, "end": 40, "state": "running"}]}},
          {"start": 50, "end": 90, "attributes": {"top_color": "white", "bottom_color": None},
           "trajectory": {"entry_side": "inside", "exit_side": "top", "turns": [], "speed_states": []}}]
 
@@ -31,7 +32,8 @@ def test_claims_agree_with_the_generator_truth_by_kind(kind, value, target, ok):
 def test_target_numbers_are_matched_by_the_time_spans_of_the_trajectory_answer():
     tally = Tally()
     answers = {"trajectory": "Target 1: The person is already inside the scene at frame 52, and exits at the top at "
-                             "frame 90. Target 2: The person enters from the left at frame 10, and exits on the right at frame 40.",
+                             "frame 90. Target 2: The person enters from the left at frame 10, and exits on the "
+                             "right at frame 40.",
                "appearance": "Target 1: A person wearing a white top. Target 2: A person wearing a red top. "
                              "Target 3: A person wearing a pink top."}
     score_answers(answers, TRUTH, 10.0, tally)
@@ -87,7 +89,8 @@ def test_a_predictions_file_is_a_row_of_its_own(smoke, tmp_path):
 def test_bad_inputs_fail_with_one_line(smoke, tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json\n")
-    assert tvau(["eval", "dialogue", "--dataset", str(smoke / "data"), "--dialogues", str(bad), "--out", str(tmp_path)]) == 2
+    assert tvau(["eval", "dialogue", "--dataset", str(smoke / "data"), "--dialogues", str(bad),
+                 "--out", str(tmp_path)]) == 2
     assert "not a dialogue JSONL" in capsys.readouterr().err
     preds = tmp_path / "p.jsonl"
     preds.write_text('{"video": "x"}\n')

@@ -174,7 +174,8 @@ def test_a_generator_answerer_plugs_in_and_its_wrong_claims_are_flagged(pipeline
 
 def test_sessions_unknown_expired_busy_and_evicted(pipeline):
     now = [0.0]
-    d = Dialogue(PipelineSource(pipeline), config=DialogueConfig(session_ttl_s=10, max_sessions=2), clock=lambda: now[0])
+    d = Dialogue(PipelineSource(pipeline), config=DialogueConfig(session_ttl_s=10, max_sessions=2),
+                 clock=lambda: now[0])
     with pytest.raises(QueryError, match="unknown session 'x'.*reset: true"):
         d.ask("What does it look like?", "x", WHOLE)
     d.ask("Is there any anomaly?", "a", WHOLE, reset=True)

@@ -35,7 +35,8 @@ def test_dataset_sentences_with_time_anchors_differ_only_in_the_anchors():
     from tvau_ros.core.dialogue.phrasing import trajectory_answers
 
     timed = trajectory_answers(sample.targets[0], TimeAnchors({f: f * 100_000_000 for f in range(100)}))[0]
-    assert frames == "The person enters from the left at frame 10, turns left at frame 40, and exits on the right at frame 80."
+    assert frames == ("The person enters from the left at frame 10, turns left at frame 40, "
+                      "and exits on the right at frame 80.")
     assert timed == "The person enters from the left at 1.0 s, turns left at 4.0 s, and exits on the right at 8.0 s."
 
 

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from tvau_ros.cli import CliError
-from tvau_ros.cli.run_cmd import _positive, add_pipeline_options, pipeline_config_from_args
+from tvau_ros.cli.run_cmd import _positive, add_pipeline_options, add_source_options, pipeline_config_from_args
 
 SESSION = "tvau_ask"
 
@@ -49,17 +49,14 @@ def _option(text: str) -> tuple[str, object]:
 def register(subparsers) -> None:
     parser = subparsers.add_parser("ask", help="ask questions about a recorded video / image folder / rosbag2",
                                    description=__doc__.split("\n\n")[0])
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--video", metavar="FILE", help="video file (mp4, avi, ...)")
-    source.add_argument("--bag", metavar="PATH", help="rosbag2: .mcap / .db3 file or bag folder")
-    source.add_argument("--frames", metavar="DIR", help="folder of images (natural name order)")
-    parser.add_argument("--topic", help="bag image topic (default: the first Image/CompressedImage topic)")
-    parser.add_argument("--fps", type=_positive(float), help="frame rate of --frames (default 30) or override")
+    add_source_options(parser)
     asking = parser.add_mutually_exclusive_group(required=True)
-    asking.add_argument("--question", "-q", action="append", metavar="TEXT", help="a question (repeatable: one session)")
+    asking.add_argument("--question", "-q", action="append", metavar="TEXT",
+                        help="a question (repeatable: one session)")
     asking.add_argument("--interactive", "-i", action="store_true", help="read questions from the terminal")
     parser.add_argument("--window", type=_window, metavar="START:END", help="seconds of the recording to ask about")
-    parser.add_argument("--answerer", default="grounded", help="grounded (default), qwen2_5_vl or package.module:callable")
+    parser.add_argument("--answerer", default="grounded",
+                        help="grounded (default), qwen2_5_vl or package.module:callable")
     parser.add_argument("--answerer-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
                         help="keyword option for the answerer (repeatable)")
     parser.add_argument("--anchors", choices=("time", "frames"), default="time",

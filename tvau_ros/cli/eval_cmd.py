@@ -281,7 +281,8 @@ def _add_dialogue(subparsers) -> None:
                     "configured engine), asks its questions as one session and scores the answers: Yes/No "
                     "accuracy and balanced accuracy, BLEU-4 (best reference) of Target, Trajectory and "
                     "motion answers, attribute faithfulness against meta.json, flagged-claim rate.")
-    parser.add_argument("--dataset", required=True, metavar="ROOT", help="dataset root the dialogues were annotated from")
+    parser.add_argument("--dataset", required=True, metavar="ROOT",
+                        help="dataset root the dialogues were annotated from")
     parser.add_argument("--dialogues", required=True, nargs="+", metavar="JSONL",
                         help="dialogue files from tvau data annotate (their samples name the split)")
     parser.add_argument("--layout", choices=("ubnormal", "shanghaitech"), help="dataset layout (default: detected)")
@@ -291,7 +292,8 @@ def _add_dialogue(subparsers) -> None:
     parser.add_argument("--no-ground-truth", action="store_true", help="skip the ground-truth-evidence row")
     parser.add_argument("--predictions", type=_parse_method, action="append", default=[], metavar="NAME=JSONL",
                         help="a row of answers from a file: lines {video, turn, answer} (e.g. the LVLM's; repeatable)")
-    parser.add_argument("--answerer-row", type=_parse_method, action="append", default=[], metavar="NAME=ANSWERER[@EVIDENCE]",
+    parser.add_argument("--answerer-row", type=_parse_method, action="append", default=[],
+                        metavar="NAME=ANSWERER[@EVIDENCE]",
                         help="a row answered in this process by ANSWERER (qwen2_5_vl, package.module:callable) on "
                              "@engine (default) or @ground_truth evidence (repeatable)")
     parser.add_argument("--limit", type=_positive_int, help="only the first N dialogues")

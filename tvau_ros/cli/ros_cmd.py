@@ -38,7 +38,8 @@ def _node_heatmap(args: argparse.Namespace) -> int:
 
 
 def _query_shortcuts(args: argparse.Namespace) -> dict:
-    return {"answerer": args.answerer, "timeout_s": args.timeout, "image_topic": args.image_topic, "config": args.config}
+    return {"answerer": args.answerer, "timeout_s": args.timeout, "image_topic": args.image_topic,
+            "config": args.config}
 
 
 def _node_query(args: argparse.Namespace) -> int:

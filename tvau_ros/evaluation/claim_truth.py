@@ -52,7 +52,8 @@ class Tally:
         total = sum(self.claims[k] for k in FAITHFULNESS_KINDS)
         agree = sum(self.agree[k] for k in FAITHFULNESS_KINDS)
         return {"faithfulness": pct(agree, total), "claims": total,
-                "by_kind": {k: {"claims": self.claims[k], "agree": self.agree[k], "percent": pct(self.agree[k], self.claims[k])}
+                "by_kind": {k: {"claims": self.claims[k], "agree": self.agree[k],
+                                "percent": pct(self.agree[k], self.claims[k])}
                             for k in REPORTED_KINDS}}
 
 

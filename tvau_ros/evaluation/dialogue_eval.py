@@ -93,7 +93,8 @@ def run_evidence(video, engine, cfg: dict) -> tuple[AnomalyPipeline, list[float]
     return pipeline, [scores.get(i, 0.0) for i in range(len(frames))]
 
 
-def _ask_all(sample: DialogueSample, pipeline: AnomalyPipeline, answerer: TextAnswerer, row: RowResult) -> dict[str, str]:
+def _ask_all(sample: DialogueSample, pipeline: AnomalyPipeline, answerer: TextAnswerer,
+             row: RowResult) -> dict[str, str]:
     dialogue = Dialogue(PipelineSource(pipeline), answerer, DialogueConfig(anchors="frames"))
     end = pipeline.store.latest().stamp_ns
     texts = {}
@@ -195,7 +196,8 @@ def evaluate_dialogues(samples: list[DialogueSample], videos: dict, cfg: dict, e
                 kind, answerer = extra[row.name]
                 texts = _ask_all(sample, evidence[kind], answerer, row)
             else:
-                texts = _predicted(sample, prediction_rows[row.name], evidence.get("engine") or evidence["ground_truth"], row)
+                checked_on = evidence.get("engine") or evidence["ground_truth"]
+                texts = _predicted(sample, prediction_rows[row.name], checked_on, row)
             score_answers(texts, truths, video.fps, row.tally)
         if progress:
             progress(f"[{n}/{len(samples)}] {sample.video}")

@@ -17,12 +17,11 @@ from __future__ import annotations
 import sys
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import TransitionCallbackReturn
 
 from tvau_ros.core.dialogue.evidence_view import PipelineSource
 from tvau_ros.nodes.heatmap_node import HeatmapNode
-from tvau_ros.nodes.query_node import QueryNode, executor_for
+from tvau_ros.nodes.query_node import QueryNode, executor_for, spin_nodes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,27 +35,17 @@ def main(argv: list[str] | None = None) -> int:
         heatmap.destroy_node()
         rclpy.try_shutdown()
         return 2
-    executor = executor_for(query, extra_threads=3)
-    executor.add_node(heatmap)
-    executor.add_node(query)
-    try:
+
+    def autostart() -> None:
         if heatmap.param("autostart"):
             if heatmap.trigger_configure() == TransitionCallbackReturn.SUCCESS:
                 heatmap.trigger_activate()
             else:
                 heatmap.get_logger().error("autostart: not activated; the node stays unconfigured "
                                            "until it is configured again")
-        print("READY", flush=True)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        heatmap._release()
-        for node in (query, heatmap):
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+
+    return spin_nodes(executor_for(query, extra_threads=3), [query, heatmap], on_start=autostart,
+                      on_stop=heatmap._release)
 
 
 if __name__ == "__main__":

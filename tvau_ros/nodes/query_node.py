@@ -276,7 +276,8 @@ class QueryNode(Node):
     def _publish_diagnostics(self) -> None:
         values = self.diagnostics_values()
         level = ERROR if values["answerer_state"] == "failed" else (WARN if values["claims_flagged"] else OK)
-        message = {"loading": "answerer loading", "failed": "answerer failed to load"}.get(values["answerer_state"], "ok")
+        message = {"loading": "answerer loading",
+                   "failed": "answerer failed to load"}.get(values["answerer_state"], "ok")
         self._diag_pub.publish(conv.diagnostics_msg(f"{self.get_name()}: query service", values["answerer"],
                                                     level, message, values, self.get_clock().now().nanoseconds))
 
@@ -290,6 +291,27 @@ def executor_for(node: QueryNode, extra_threads: int = 2) -> MultiThreadedExecut
     return MultiThreadedExecutor(num_threads=node.worker.workers + node.worker.max_queue + 2 + extra_threads)
 
 
+def spin_nodes(executor: MultiThreadedExecutor, nodes: list, on_start=None, on_stop=None) -> int:
+    """Spin ``nodes`` until Ctrl-C, printing READY once they exist (tests and bringup wait for it)."""
+    for node in nodes:
+        executor.add_node(node)
+    try:
+        if on_start is not None:
+            on_start()
+        print("READY", flush=True)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        if on_stop is not None:
+            on_stop()
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the query node on its own, fed by the heatmap node's topics, until Ctrl-C."""
     rclpy.init(args=argv if argv is not None else sys.argv)
@@ -299,18 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tvau query node: error: {exc}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    executor = executor_for(node)
-    executor.add_node(node)
-    try:
-        print("READY", flush=True)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_nodes(executor_for(node), [node])
 
 
 if __name__ == "__main__":

@@ -121,7 +121,8 @@ class GroundedAnswerer:
             return self._judgment(turn)
         if intent == "count":
             n = len(turn.targets)
-            return [f"I see {n} abnormal target{'s' if n != 1 else ''} between {anchors.at(first)} and {anchors.at(last)}."]
+            return [f"I see {n} abnormal target{'s' if n != 1 else ''} between {anchors.at(first)} "
+                    f"and {anchors.at(last)}."]
         if not subjects:
             if verdict.abnormal and verdict.span is not None:
                 return [f"Something was flagged from {anchors.at(verdict.span[0])} to {anchors.at(verdict.span[1])}, "
@@ -236,7 +237,8 @@ def _load_lvlm(**options) -> TextAnswerer:
     try:
         from tvau_ros.core import lvlm
     except ImportError as exc:
-        raise AnswererUnavailable(f"answerer 'qwen2_5_vl' needs tvau_ros.core.lvlm, which is not available ({exc})") from None
+        raise AnswererUnavailable(f"answerer 'qwen2_5_vl' needs tvau_ros.core.lvlm, which is not available "
+                                  f"({exc})") from None
     return GeneratorAnswerer(lvlm.LvlmAnswerer(**options), name="qwen2_5_vl")
 
 

@@ -101,7 +101,8 @@ def extract_claims(text: str, anchors: Anchors = FRAMES) -> list[Claim]:
             claims.append(Claim("side", target, ("entry", "inside"), m.group()))
         for m in re.finditer(r"stops inside the scene|\bend inside\b", low):
             claims.append(Claim("side", target, ("exit", "inside"), m.group()))
-        for m in re.finditer(rf"moves from (?:the ({_SIDES})|inside the scene) to (?:the ({_SIDES})|inside the scene)", low):
+        for m in re.finditer(rf"moves from (?:the ({_SIDES})|inside the scene) to "
+                             rf"(?:the ({_SIDES})|inside the scene)", low):
             claims.append(Claim("side", target, ("entry", m.group(1) or "inside"), m.group()))
             claims.append(Claim("side", target, ("exit", m.group(2) or "inside"), m.group()))
         for m in re.finditer(rf"\bturns? (left|right) (?:at |\()({ANCHOR})", low):
@@ -180,7 +181,8 @@ def _heading_change(target, frame: int, fps: float) -> float | None:
     def point(frames) -> np.ndarray | None:
         seen = [np.array([obs[f].foot[0], -obs[f].foot[1]]) for f in frames if f in obs]
         return np.mean(seen, axis=0) if seen else None
-    a, b, c = point(range(frame - w, frame - w + 3)), point(range(frame - 1, frame + 2)), point(range(frame + w - 2, frame + w + 1))
+    a, b = point(range(frame - w, frame - w + 3)), point(range(frame - 1, frame + 2))
+    c = point(range(frame + w - 2, frame + w + 1))
     if a is None or b is None or c is None:
         return None
     v_in, v_out = b - a, c - b
@@ -242,7 +244,8 @@ def check_claims(claims: list[Claim], view, subjects: list, verdict) -> list[Che
                          else verdict.span)
             agrees, reason = _check_span(claim.value, reference, view)
         elif target is None:
-            agrees, reason = (False, "there is no such target in the evidence") if claim.kind != "motion" else (None, "")
+            if claim.kind != "motion":
+                agrees, reason = False, "there is no such target in the evidence"
         elif claim.kind == "side":
             agrees, reason = _check_side(claim.value, target, target.working_hw)
         elif claim.kind == "colour":

@@ -311,7 +311,8 @@ class Dialogue:
     def _view(self, window: tuple[int, int], focus: list[tuple[int, int]], intent: str) -> EvidenceView:
         store = self.source.store
         if store is None:
-            raise QueryError("not_ready", "the anomaly pipeline is not running yet (the heatmap node is not configured)")
+            raise QueryError("not_ready", "the anomaly pipeline is not running yet "
+                                          "(the heatmap node is not configured)")
         span = stored_span(store)
         if span is None:
             raise QueryError("no_frames", "no frame has been processed yet; ask again once the camera is streaming")
@@ -385,7 +386,8 @@ def _regions(view: EvidenceView, subjects: list[MeasuredTarget]) -> list[Region]
         return list(with_regions[-1].regions) if with_regions else []
     out = []
     for target in subjects:
-        own = [g for f, g in view.regions(target.track_id) if target.start <= f.index <= target.end] if target.track_id else []
+        own = ([g for f, g in view.regions(target.track_id) if target.start <= f.index <= target.end]
+               if target.track_id else [])
         out.append(own[-1] if own else Region(target.last_box, target.peak_score, target.peak_score,
                                               target.last_box.area / float(target.source_hw[0] * target.source_hw[1]),
                                               track_id=target.track_id, ground_point=target.ground_point))

@@ -110,5 +110,6 @@ def classify(question: str) -> Intent:
     part = None
     if intent == "appearance" and re.search(r"\bcolou?rs?\b|\bwear", text):
         part = next((name for name, pattern in _PARTS if re.search(pattern, text)), None)
-    follow = bool(re.match(r"(?:and|so|then|also)\b", text)) or bool(re.search(r"\b(?:it|he|she|they|him|her|them)\b", text))
+    follow = (bool(re.match(r"(?:and|so|then|also)\b", text))
+              or bool(re.search(r"\b(?:it|he|she|they|him|her|them)\b", text)))
     return Intent(intent, _named_target(text), _named_track(text), part, follow)

@@ -226,7 +226,6 @@ def measure_targets(view: EvidenceView, config: MeasureConfig = MeasureConfig(),
     observations, working = observe_view(view, config, cache)
     if not observations:
         return []
-    annotate = config.annotate
     records = working.frames
     regions = {r.index: r.regions for r in records if r.regions}
     signature = ("targets", tuple((o.frame, o.box) for o in observations), round(view.fps, 3),
