@@ -46,7 +46,8 @@ def test_target_numbers_are_matched_by_the_time_spans_of_the_trajectory_answer()
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     root = tmp_path_factory.mktemp("dialogue_eval")
-    assert tvau(["data", "generate", "--config", "smoke", "--out", str(root / "data")]) == 0
+    # one worker: the generator forks its pool, unsafe in a test process that has started threads
+    assert tvau(["data", "generate", "--config", "smoke", "--out", str(root / "data"), "--workers", "1"]) == 0
     assert tvau(["data", "annotate", "--dataset", str(root / "data"), "--split", "test",
                  "--out", str(root / "test.jsonl")]) == 0
     return root
