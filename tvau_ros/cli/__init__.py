@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "tvau_ros.cli.bench_cmd",
     "tvau_ros.cli.run_cmd",
     "tvau_ros.cli.learn_cmd",
+    "tvau_ros.cli.ask_cmd",
     "tvau_ros.cli.ros_cmd",
 )
 

@@ -281,7 +281,119 @@ def _add_pipeline(subparsers) -> None:
     parser.set_defaults(func=_run_pipeline, base_threshold=0.1)
 
 
-_SUBCOMMANDS: list[Callable] = [_add_predictions, _add_ahd, _add_pipeline]
+def _run_dialogue(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from tvau_ros.cli.run_cmd import pipeline_config_from_args
+    from tvau_ros.core.dialogue.answerers import AnswererUnavailable, build_answerer
+    from tvau_ros.core.engine_registry import EngineLoadError, build_engine
+    from tvau_ros.data.annotation.dialogue import read_jsonl
+    from tvau_ros.data.dataset import load_dataset
+    from tvau_ros.evaluation.dialogue_eval import evaluate_dialogues, read_predictions
+
+    samples = []
+    for path in args.dialogues:
+        try:
+            samples += read_jsonl(path)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CliError(f"--dialogues {path}: not a dialogue JSONL from tvau data annotate ({exc})") from None
+    if args.limit:
+        samples = samples[: args.limit]
+    if not samples:
+        raise CliError(f"--dialogues {' '.join(args.dialogues)}: no dialogue samples")
+    videos = {}
+    for split in sorted({s.split for s in samples}):
+        try:
+            videos.update({v.name: v for v in load_dataset(args.dataset, split, layout=args.layout)})
+        except (OSError, ValueError) as exc:
+            raise CliError(f"--dataset {args.dataset} --split {split}: {exc}") from None
+    missing = sorted({s.video for s in samples} - set(videos))
+    if missing:
+        raise CliError(f"--dataset {args.dataset}: no video named {missing[0]!r} (of {len(missing)} missing)")
+    predictions = {}
+    for name, path in args.predictions:
+        try:
+            predictions[name] = read_predictions(path)
+        except (OSError, ValueError) as exc:
+            raise CliError(f"--predictions {name}={path}: {exc}") from None
+    answerer_rows = {}
+    for name, spec in args.answerer_row:
+        spec, _, evidence = spec.partition("@")
+        evidence = evidence or "engine"
+        if evidence not in ("engine", "ground_truth") or (evidence == "engine" and args.no_engine):
+            raise CliError(f"--answerer-row {name}: evidence must be @engine or @ground_truth (and the engine row on)")
+        try:
+            answerer_rows[name] = (evidence, build_answerer(spec))
+        except (ValueError, AnswererUnavailable, TypeError, OSError) as exc:
+            raise CliError(f"--answerer-row {name}={spec}: {exc}") from None
+    cfg = pipeline_config_from_args(args)
+    engine = None
+    if not args.no_engine:
+        try:
+            engine = build_engine(cfg)
+        except (EngineLoadError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+    report = evaluate_dialogues(samples, videos, cfg, engine, ground_truth=not args.no_ground_truth,
+                                answerer_rows=answerer_rows, prediction_rows=predictions,
+                                progress=None if args.quiet else lambda m: print(m, file=sys.stderr, flush=True))
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"--out {out}: cannot create the folder ({exc.strerror or exc})") from None
+    answers = report.pop("answers")
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    with open(out / "answers.jsonl", "w", encoding="utf-8") as file:
+        for row, records in answers.items():
+            for record in records:
+                file.write(json.dumps({"row": row, **record}, ensure_ascii=False) + "\n")
+    print(f"{report['samples']} dialogues, {len(report['videos'])} videos; frame micro AUC "
+          + ", ".join(f"{k} {v:.1f}" for k, v in report["frame_micro_auc"].items()))
+    print(f"{'row':<26}{'Yes/No':>8}{'bAcc':>7}{'Target':>8}{'Traj':>7}{'Motion':>8}{'faithful':>10}{'flagged':>9}{'errors':>8}")
+    for row in report["rows"]:
+        cell = lambda key, width: f"{row[key]:>{width}.1f}" if row.get(key) is not None else f"{'-':>{width}}"  # noqa: E731
+        print(f"{row['row']:<26}{cell('yes_no_accuracy', 8)}{cell('balanced_accuracy', 7)}{cell('bleu4_target', 8)}"
+              f"{cell('bleu4_trajectory', 7)}{cell('bleu4_motion', 8)}{cell('faithfulness', 10)}"
+              f"{cell('flagged_claim_rate', 9)}{row['errors']:>8}")
+    for row in report["rows"]:
+        kinds = ", ".join(f"{k} {v['agree']}/{v['claims']}" for k, v in row["by_kind"].items() if v["claims"])
+        print(f"  {row['row']}: claims agreeing with the truth: {kinds or 'none'}")
+    print(f"report: {out / 'report.json'}, answers: {out / 'answers.jsonl'}")
+    return 0
+
+
+def _add_dialogue(subparsers) -> None:
+    from tvau_ros.cli.run_cmd import add_pipeline_options
+
+    parser = subparsers.add_parser(
+        "dialogue", help="ask the benchmark's dialogues and score the answers (Yes/No, BLEU-4, faithfulness)",
+        description="Runs every dialogue's video through the pipeline (on ground-truth masks and on the "
+                    "configured engine), asks its questions as one session and scores the answers: Yes/No "
+                    "accuracy and balanced accuracy, BLEU-4 (best reference) of Target, Trajectory and "
+                    "motion answers, attribute faithfulness against meta.json, flagged-claim rate.")
+    parser.add_argument("--dataset", required=True, metavar="ROOT",
+                        help="dataset root the dialogues were annotated from")
+    parser.add_argument("--dialogues", required=True, nargs="+", metavar="JSONL",
+                        help="dialogue files from tvau data annotate (their samples name the split)")
+    parser.add_argument("--layout", choices=("ubnormal", "shanghaitech"), help="dataset layout (default: detected)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="report.json and answers.jsonl go here")
+    add_pipeline_options(parser)
+    parser.add_argument("--no-engine", action="store_true", help="skip the engine-evidence row")
+    parser.add_argument("--no-ground-truth", action="store_true", help="skip the ground-truth-evidence row")
+    parser.add_argument("--predictions", type=_parse_method, action="append", default=[], metavar="NAME=JSONL",
+                        help="a row of answers from a file: lines {video, turn, answer} (e.g. the LVLM's; repeatable)")
+    parser.add_argument("--answerer-row", type=_parse_method, action="append", default=[],
+                        metavar="NAME=ANSWERER[@EVIDENCE]",
+                        help="a row answered in this process by ANSWERER (qwen2_5_vl, package.module:callable) on "
+                             "@engine (default) or @ground_truth evidence (repeatable)")
+    parser.add_argument("--limit", type=_positive_int, help="only the first N dialogues")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.set_defaults(func=_run_dialogue)
+
+
+_SUBCOMMANDS: list[Callable] = [_add_predictions, _add_ahd, _add_pipeline, _add_dialogue]
 
 
 def register(subparsers) -> None:

@@ -1,4 +1,4 @@
-"""``tvau node heatmap|replay|recorder`` and ``tvau bringup``: the ROS 2 nodes.
+"""``tvau node heatmap|query|heatmap_query|replay|recorder`` and ``tvau bringup``: the ROS 2 nodes.
 
 ``tvau node NAME [options] [--ros-args ...]`` runs one node in this process; the options are
 shortcuts for ``-p name:=value`` and anything after ``--ros-args`` goes to ROS unchanged.
@@ -46,6 +46,31 @@ def _node_heatmap(args: argparse.Namespace) -> int:
                                  "config": args.config, "engine": args.engine, "checkpoint": args.checkpoint}))
 
 
+def _query_shortcuts(args: argparse.Namespace) -> dict:
+    return {"answerer": args.answerer, "timeout_s": args.timeout, "image_topic": args.image_topic,
+            "config": args.config}
+
+
+def _node_query(args: argparse.Namespace) -> int:
+    from tvau_ros.nodes.query_node import main
+
+    return main(_ros_argv(args, _query_shortcuts(args)))
+
+
+def _node_heatmap_query(args: argparse.Namespace) -> int:
+    from tvau_ros.nodes.heatmap_and_query import main
+
+    return main(_ros_argv(args, {**_query_shortcuts(args), "autostart": args.autostart, "engine": args.engine,
+                                 "checkpoint": args.checkpoint}))
+
+
+def _add_query_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--answerer", help="grounded (default) | qwen2_5_vl | package.module:callable")
+    parser.add_argument("--timeout", type=float, help="seconds before an answer is given up (default 10)")
+    parser.add_argument("--image-topic", help="camera topic (default /camera/image_raw)")
+    parser.add_argument("--config", help="pipeline config YAML")
+
+
 def _node_replay(args: argparse.Namespace) -> int:
     return _node_main("replay")(_ros_argv(args, {"source": args.source, "topic": args.topic, "rate": args.rate,
                                  "loop": args.loop}))
@@ -85,7 +110,7 @@ def _add_graph_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    node = subparsers.add_parser("node", help="run one ROS 2 node (heatmap, replay, recorder)",
+    node = subparsers.add_parser("node", help="run a ROS 2 node (heatmap, query, heatmap_query, replay, recorder)",
                                  description=__doc__.split("\n\n")[0])
     nodes = node.add_subparsers(dest="node", metavar="NODE", required=True)
 
@@ -97,6 +122,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     heat.add_argument("--checkpoint", help="AHD checkpoint path")
     _add_common(heat)
     heat.set_defaults(func=_node_heatmap)
+
+    query = nodes.add_parser("query", help="the query service node, fed by the heatmap node's topics")
+    _add_query_options(query)
+    _add_common(query)
+    query.set_defaults(func=_node_query)
+
+    both = nodes.add_parser("heatmap_query", help="the heatmap and query nodes in one process (shared evidence)")
+    _add_query_options(both)
+    both.add_argument("--autostart", action="store_true", help="configure and activate the heatmap node at start-up")
+    both.add_argument("--engine", choices=("motion_baseline", "ahd"))
+    both.add_argument("--checkpoint", help="AHD checkpoint path")
+    _add_common(both)
+    both.set_defaults(func=_node_heatmap_query)
 
     replay = nodes.add_parser("replay", help="publish a video / image folder / rosbag2 as a camera")
     replay.add_argument("source", nargs="?", help="video file, image folder or bag (or -p source:=...)")

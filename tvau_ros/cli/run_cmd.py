@@ -69,15 +69,20 @@ def pipeline_config_from_args(args: argparse.Namespace) -> dict:
         raise CliError(str(exc)) from None
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("run", help="process a recorded video / image folder / rosbag2 offline",
-                                   description=__doc__.split("\n\n")[0])
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """The recording options shared by ``tvau run`` and ``tvau ask``: --video | --bag | --frames."""
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--video", metavar="FILE", help="video file (mp4, avi, ...)")
     source.add_argument("--bag", metavar="PATH", help="rosbag2: .mcap / .db3 file or bag folder")
     source.add_argument("--frames", metavar="DIR", help="folder of images (natural name order)")
     parser.add_argument("--topic", help="bag image topic (default: the first Image/CompressedImage topic)")
     parser.add_argument("--fps", type=_positive(float), help="frame rate of --frames (default 30) or override")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="process a recorded video / image folder / rosbag2 offline",
+                                   description=__doc__.split("\n\n")[0])
+    add_source_options(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_pipeline_options(parser)
     parser.add_argument("--max-frames", type=_positive(int), help="stop after this many frames")

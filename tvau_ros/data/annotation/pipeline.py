@@ -132,11 +132,16 @@ def collect_observations(sample, masks: dict[int, np.ndarray], config: AnnotateC
         frames = sample.read_frames(start, stop)
         for offset, frame in enumerate(frames):
             index = start + offset
-            mask = masks[index]
-            refined = suppress_background(frame, mask, config.blur_sigma)
-            observations += extract_observations(frame, mask, index, use_ids, refined, config.min_area,
-                                                 background, bg_gain)
+            observations += observe_frame(frame, masks[index], index, config, use_ids, background, bg_gain)
     return observations
+
+
+def observe_frame(frame: np.ndarray, mask: np.ndarray, index: int, config: AnnotateConfig, use_ids: bool,
+                  background: np.ndarray | None, bg_gain: float) -> list[FrameObservation]:
+    """Frame-level extraction of one frame: coarse on the frame, refined on its background-
+    suppressed copy (what ``collect_observations`` does per frame; the answerer calls it too)."""
+    refined = suppress_background(frame, mask, config.blur_sigma)
+    return extract_observations(frame, mask, index, use_ids, refined, config.min_area, background, bg_gain)
 
 
 def camera_from_timelines(timelines: list[TargetTimeline], width: int, height: int,
@@ -149,6 +154,23 @@ def camera_from_timelines(timelines: list[TargetTimeline], width: int, height: i
                 foot.append(o.foot[1])
                 top.append(o.extent[1])
     return estimate_camera(foot, top, width, height)
+
+
+def measure_timelines(timelines: list[TargetTimeline], width: int, height: int, fps: float,
+                      config: AnnotateConfig) -> tuple[GroundCamera, list[TargetResult]]:
+    """Refinement, trajectory, consistency check and stated colours of associated timelines,
+    with the ground camera fitted to them (shared by ``annotate_video`` and the answerer)."""
+    camera = camera_from_timelines(timelines, width, height)
+    shape = (height, width)
+    results = []
+    for tl in timelines:
+        coarse = refine_timeline(tl, shape, config.min_conf, use_refined=False).attributes
+        refine_timeline(tl, shape, config.min_conf)
+        trajectory = derive_trajectory(tl, fps, camera)
+        check = verify(tl, trajectory, config.min_height)
+        stated, note = describe(tl, config.min_color_conf, config.min_height)
+        results.append(TargetResult(tl, trajectory, check, coarse, stated, note))
+    return camera, results
 
 
 def _anchor_frames(timeline: TargetTimeline, trajectory: Trajectory, stride: int) -> list[int]:
@@ -191,16 +213,9 @@ def annotate_video(sample, config: AnnotateConfig = AnnotateConfig()) -> VideoAn
         result.status = "skipped"
         result.reasons.append("no target found in the masks")
         return result
-    result.camera = camera_from_timelines(kept, sample.width, sample.height)
-    shape = (sample.height, sample.width)
-    for tl in kept:
-        coarse = refine_timeline(tl, shape, config.min_conf, use_refined=False).attributes
-        refine_timeline(tl, shape, config.min_conf)
-        trajectory = derive_trajectory(tl, sample.fps, result.camera)
-        check = verify(tl, trajectory, config.min_height)
-        stated, note = describe(tl, config.min_color_conf, config.min_height)
-        result.targets.append(TargetResult(tl, trajectory, check, coarse, stated, note))
-        result.reasons += [f"track {tl.track_id}: {r}" for r in check.reasons]
+    result.camera, result.targets = measure_timelines(kept, sample.width, sample.height, sample.fps, config)
+    for target in result.targets:
+        result.reasons += [f"track {target.timeline.track_id}: {r}" for r in target.consistency.reasons]
     if result.reasons:
         result.status = "dropped"
         return result
