@@ -22,6 +22,7 @@ Configuration: ``pipeline_config.py``; engines: ``engine_registry.py``; counters
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -92,6 +93,9 @@ class AnomalyPipeline:
                           episodes_started=self.episodes.total_started)
         values.update(evidence_items=len(self.store), evidence_bytes=self.store.nbytes,
                       clip_length=self.buffer.length, stride=self.buffer.stride, model_id=self.engine.model_id)
+        status = getattr(self.engine, "status", None)  # engines that report their own state (behaviour)
+        if dataclasses.is_dataclass(status):
+            values.update({f"engine_{k}": v for k, v in dataclasses.asdict(status).items() if k != "extra"})
         return values
 
     def count_rejected(self, kind: str) -> int:

@@ -14,6 +14,8 @@ Topics (relative names; run it in a namespace or remap):
   in:  ``image_topic`` (sensor_msgs/Image, or CompressedImage with ``compressed``), its CameraInfo
   out: ``~/heatmap`` (32FC1), ``~/heatmap_overlay`` (bgr8), ``~/events`` (tvau_msgs/AnomalyEvent),
        ``~/anomaly_points`` (geometry_msgs/PointStamped), ``/diagnostics``
+  scene models (behaviour engine, ``scene_control``): parameter ``scene``, topic ``~/scene``
+       (std_msgs/String), service ``~/learn_normal`` (tvau_msgs/srv/LearnNormal)
 
 Run: ``tvau node heatmap --ros-args -p image_topic:=/camera/image_raw -p autostart:=true``
 """
@@ -43,6 +45,7 @@ from tvau_ros.core.types import NS_PER_S, Evidence
 from tvau_ros.nodes import msg_conversion as conv
 from tvau_ros.nodes.camera_model import CameraModel, camera_info_topic_for
 from tvau_ros.nodes.qos import qos_profile
+from tvau_ros.nodes.scene_control import SceneControl
 
 NODE_NAME = "tvau_heatmap"
 OK, WARN, ERROR = 0, 1, 2
@@ -50,7 +53,10 @@ OK, WARN, ERROR = 0, 1, 2
 # name -> (default, description); an empty / zero value means "take it from the pipeline config"
 PARAMETERS = {
     "config": ("", "pipeline config YAML ('' = the packaged default)"),
-    "engine": ("", "override the config's engine: motion_baseline | ahd"),
+    "engine": ("", "override the config's engine: behaviour | ahd | motion_baseline"),
+    "scene": ("", "behaviour engine: the waypoint's scene model, a name in scene_dir or a path ('' = config; "
+              "settable at run time, also through the ~/scene topic)"),
+    "scene_dir": ("", "behaviour engine: folder of scene models, where ~/learn_normal saves ('' = config)"),
     "checkpoint": ("", "AHD checkpoint path (selects engine ahd unless engine is set)"),
     "backend": ("", "AHD backend: torch | onnxruntime"),
     "device": ("", "AHD device: cpu | cuda"),
@@ -86,6 +92,7 @@ class HeatmapNode(LifecycleNode):
         self.declare_parameter("camera_pose", Parameter.Type.DOUBLE_ARRAY, ParameterDescriptor(
             description="camera optical frame in ground_frame [x, y, z, qx, qy, qz, qw] (unset = config)"))
         self.pipeline: AnomalyPipeline | None = None
+        self.scenes: SceneControl | None = None
         self.camera: CameraModel | None = None
         self._subscription = None
         self._outputs = {}
@@ -156,6 +163,10 @@ class HeatmapNode(LifecycleNode):
             ground["camera_pose"] = list(pose)
         if ground:
             overrides["ground"] = ground
+        if self.param("scene"):
+            overrides["scene"] = self.param("scene")
+        if self.param("scene_dir"):
+            overrides["behaviour"] = {"scene_dir": self.param("scene_dir")}
         return load_pipeline_config(self.param("config") or None, overrides)
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -163,7 +174,8 @@ class HeatmapNode(LifecycleNode):
             period = float(self.param("diagnostics_period_s"))
             if not (period > 0 and math.isfinite(period)):
                 raise ValueError(f"diagnostics_period_s must be a positive number of seconds, got {period}")
-            self.pipeline = AnomalyPipeline.from_config(cfg=self._pipeline_config())
+            cfg = self._pipeline_config()
+            self.pipeline = AnomalyPipeline.from_config(cfg=cfg)
             out_qos = qos_profile(self.param("output_reliability"), self.param("output_depth"))
             qos_profile(self.param("qos_reliability"), self.param("qos_depth"))  # validate now, not on activate
         except Exception as exc:  # noqa: BLE001 - any failure: stay unconfigured, say why, allow a retry
@@ -182,6 +194,7 @@ class HeatmapNode(LifecycleNode):
         }
         self._diag_pub = self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", qos_profile("reliable", 10))
         self._diag_timer = self.create_timer(period, self._publish_diagnostics)
+        self.scenes = SceneControl(self, self.pipeline, cfg)
         p = self.pipeline
         self.get_logger().info(f"configured: engine {p.engine.model_id}, clip {p.buffer.length} frames, "
                                f"stride {p.buffer.stride}")
@@ -240,6 +253,9 @@ class HeatmapNode(LifecycleNode):
         for pub in list(self._outputs.values()) + ([self._diag_pub] if self._diag_pub else []):
             self.destroy_lifecycle_publisher(pub)
         self._outputs, self._diag_pub = {}, None
+        if self.scenes is not None:
+            self.scenes.destroy()
+            self.scenes = None
         self.pipeline = None
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -354,6 +370,9 @@ class HeatmapNode(LifecycleNode):
                 notes.append(what)
         if values["processed_fps"] == 0.0 and values["accepted"] == last.get("accepted", 0):
             notes.append("no input")
+        if values.get("engine_scene_warning"):
+            level = max(level, WARN)
+            notes.append(str(values["engine_scene_warning"]))
         message = ", ".join(notes) or "ok"
         self._last_diag = values
         self._diag_pub.publish(conv.diagnostics_msg(f"{self.get_name()}: anomaly pipeline",

@@ -106,6 +106,7 @@ class BehaviourEngine:
         self._learning_frames = 0
         self._session = 0
         self._paused = False
+        self._learning_span: list = [None, None]
         self._frames_seen = 0
         self.scene: SceneModel | None = None
         self.set_scene_model(scene, scene_warning)
@@ -142,7 +143,7 @@ class BehaviourEngine:
 
     def start_learning(self) -> None:
         with self._lock:
-            self._learning, self._learning_frames = {}, 0
+            self._learning, self._learning_frames, self._learning_span = {}, 0, [None, None]
             self.status.learning = True
 
     def cancel_learning(self) -> None:
@@ -167,7 +168,9 @@ class BehaviourEngine:
             raise SceneModelError(f"no moving object was seen in {frames} frames: nothing to learn the scene's "
                                   "normal from (is the camera covered, or the scene empty?)")
         size = background.shape[:2] if background is not None else None
-        return SceneModel.fit(kept, name, size, background, card={**(card or {}), "frames": frames})
+        first, last = self._learning_span
+        seconds = round(last - first, 1) if first is not None else 0.0
+        return SceneModel.fit(kept, name, size, background, card={"frames": frames, "seconds": seconds, **(card or {})})
 
     def pause_learning(self, paused: bool) -> None:
         """Stop recording for a while (frames known to be abnormal); a track seen on both sides
@@ -224,6 +227,7 @@ class BehaviourEngine:
         self._frames_seen += 1
         if self._learning is not None and not self._paused:
             self._learning_frames += 1
+            self._learning_span = [self._learning_span[0] or stamp_s, stamp_s]
         protect = self._protect if self._protect is not None and self._protect.shape == (wh, ww) else None
         mask = self.background.apply(work, protect)
         if not self.background.ready:  # still learning the empty scene

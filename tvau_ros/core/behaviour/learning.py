@@ -65,7 +65,7 @@ def learn_from_frames(pipeline: AnomalyPipeline, frames: Iterable[tuple[np.ndarr
         raise SceneModelError(f"only {count} frames: a scene model needs at least 10 (a minute or two of "
                               "normal activity is best)")
     footage = (stamps[-1] - stamps[0]) / NS_PER_S
-    model = engine.finish_learning(scene, {**(card or {}), "seconds": round(footage, 1)})
+    model = engine.finish_learning(scene, card)
     result = LearningResult(model, count, footage, time.perf_counter() - started)
     result.warnings = check_learning(model, footage, engine.generic)
     return result
