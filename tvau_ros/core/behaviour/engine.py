@@ -236,11 +236,10 @@ class BehaviourEngine:
         blobs, dropped = find_blobs(mask, min_area, self.cfg.max_objects)
         self.status.objects_dropped += dropped
         tracks = self.tracker.update(blobs, stamp_s, (wh, ww))
-        self._protect = np.zeros((wh, ww), np.uint8)
+        self._protect = np.zeros((wh, ww), np.float32)
         for track in self.tracker.tracks:  # objects that moved stay foreground when they stop
             if track.state.get("moved", 0.0) >= 1.0 and track.mask is not None:
-                x, y, w, h = track.last.box
-                self._protect[y:y + h, x:x + w] |= track.mask.astype(np.uint8)
+                _paint(self._protect, track.mask, *track.last.box[:2], 1.0)
         model = self.model
         reference = model.reference_height()
         heat = np.zeros((wh, ww), np.float32)
