@@ -40,7 +40,8 @@ class SourceInfo:
 def check_source(path, expected_size: tuple[int, int] | None = VTEST_SIZE) -> SourceInfo:
     """Open ``path`` and check it has at least 400 frames of ``expected_size`` (width, height).
 
-    Decodes only frame 0 (the frame count comes from the container header).
+    Decodes only frame 0 (the frame count comes from the container header); unlike
+    ``ubnormal.probe_video`` it never seeks to the last frame, which lies past frame 399.
     """
     path = Path(path)
     if not path.is_file():

@@ -74,10 +74,22 @@ def _clear_path(facts: SceneFacts, uvs: np.ndarray, source_frames, boxes=None) -
     return not any(facts.collides(f, b, uv[1]) for f, b, uv in zip(source_frames, boxes, uvs))
 
 
-def _walk(facts: SceneFacts, start_xz, velocity, frames: int) -> np.ndarray:
-    t = np.arange(frames)[:, None] / facts.fps
-    xz = np.asarray(start_xz)[None] + t * np.asarray(velocity)[None]
+def _walk_to(facts: SceneFacts, rng: np.random.Generator, velocity, longest: int) -> np.ndarray:
+    """Foot pixels (frames, 2) of a walk at ``velocity`` (m/s) lasting WALK_BEFORE_S (at most
+    ``longest`` frames) and ending at a random walkway point, where the event then happens."""
+    frames = int(rng.integers(int(WALK_BEFORE_S[0] * facts.fps), min(int(WALK_BEFORE_S[1] * facts.fps), longest) + 1))
+    end = random_walkway_point(facts, rng)
+    t = (np.arange(frames)[:, None] - (frames - 1)) / facts.fps
+    xz = end[None] + t * np.asarray(velocity)[None]
     return facts.image(xz[:, 0], xz[:, 1])
+
+
+def _walking_ops(facts: SceneFacts, sprite: Sprite, mirror: bool, uvs: np.ndarray,
+                 rng: np.random.Generator) -> list[FrameOp | None]:
+    """The sprite walking along ``uvs`` (its own frames in order from a random phase), normal."""
+    phase = int(rng.integers(len(sprite.frames)))
+    return [FrameOp(sprite_layer(facts, sprite.frames[(phase + k) % len(sprite.frames)], uv, mirror),
+                    float(uv[1]), False) for k, uv in enumerate(uvs)]
 
 
 def crossing_span(in_view: np.ndarray, mid: int) -> tuple[int, int] | None:
@@ -171,10 +183,8 @@ def fall(facts: SceneFacts, rng: np.random.Generator, sprites: list[Sprite],
     tip = max(2, int(round(FALL_FRAMES_S * facts.fps)))
     for _ in range(TRIES):
         sprite, mirror, vel = _pick_sprite(sprites, rng, facts)
-        walk = int(rng.integers(int(WALK_BEFORE_S[0] * facts.fps),
-                                min(int(WALK_BEFORE_S[1] * facts.fps), n - tip - int(LIE_MIN_S * facts.fps)) + 1))
-        rest_xz = random_walkway_point(facts, rng)   # where it falls; the walk leads there
-        uvs = _walk(facts, rest_xz - vel * (walk - 1) / facts.fps, vel, walk)
+        uvs = _walk_to(facts, rng, vel, n - tip - int(LIE_MIN_S * facts.fps))
+        walk = len(uvs)
         rest = uvs[-1]
         h = facts.line.at(rest[1])
         side = np.sign(uvs[-1][0] - uvs[0][0]) if abs(uvs[-1][0] - uvs[0][0]) > 0.3 * h else rng.choice([-1.0, 1.0])
@@ -188,11 +198,7 @@ def fall(facts: SceneFacts, rng: np.random.Generator, sprites: list[Sprite],
             continue  # nobody walks over or stands just in front of the fallen person
         if not _clear_path(facts, uvs, source_frames[:walk]):
             continue
-        phase = int(rng.integers(len(sprite.frames)))
-        ops: list[FrameOp | None] = []
-        for k in range(walk):
-            frame = sprite.frames[(phase + k) % len(sprite.frames)]
-            ops.append(FrameOp(sprite_layer(facts, frame, uvs[k], mirror), float(uvs[k][1]), False))
+        ops = _walking_ops(facts, sprite, mirror, uvs, rng)
         pose = sprite.frames[sprite.standing_index()]  # legs together while falling and lying
         for k in range(1, n - walk + 1):
             progress = min(1.0, k / tip)
@@ -216,20 +222,14 @@ def standing_still(facts: SceneFacts, rng: np.random.Generator, sprites: list[Sp
                              f"{STILL_MIN_S:.0f} s of standing after walking in")
     for _ in range(TRIES):
         sprite, mirror, vel = _pick_sprite(sprites, rng, facts)
-        walk = int(rng.integers(int(WALK_BEFORE_S[0] * facts.fps),
-                                min(int(WALK_BEFORE_S[1] * facts.fps), n - still_min) + 1))
-        rest_xz = random_walkway_point(facts, rng)   # where it stops; the walk leads there
-        uvs = _walk(facts, rest_xz - vel * (walk - 1) / facts.fps, vel, walk)
+        uvs = _walk_to(facts, rng, vel, n - still_min)
+        walk = len(uvs)
         rest = uvs[-1]
         if any(facts.collides(f, _person_box(facts, rest), rest[1]) for f in source_frames[walk:]):
             continue
         if not _clear_path(facts, uvs, source_frames[:walk]):
             continue
-        phase = int(rng.integers(len(sprite.frames)))
-        ops: list[FrameOp | None] = []
-        for k in range(walk):
-            frame = sprite.frames[(phase + k) % len(sprite.frames)]
-            ops.append(FrameOp(sprite_layer(facts, frame, uvs[k], mirror), float(uvs[k][1]), False))
+        ops = _walking_ops(facts, sprite, mirror, uvs, rng)
         pose = sprite.frames[sprite.standing_index()]
         label_from = walk + int(round(STILL_LABEL_AFTER_S * facts.fps))
         sway0 = rng.uniform(0, 2 * np.pi)
