@@ -18,9 +18,9 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -162,9 +162,9 @@ def _preview(path: Path, frame: np.ndarray, mask: np.ndarray) -> None:
     zoom = cv2.resize(crop, None, fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
     cv2.drawContours(vis, contours, -1, (0, 255, 0), 1)
     h = max(vis.shape[0], zoom.shape[0])
-    pad = lambda im: np.pad(im, ((0, h - im.shape[0]), (0, 4), (0, 0)))  # noqa: E731
+    tiles = [np.pad(im, ((0, h - im.shape[0]), (0, 4), (0, 0))) for im in (vis, zoom)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), np.hstack([pad(vis), pad(zoom)]))
+    cv2.imwrite(str(path), np.hstack(tiles))
 
 
 def _target_meta(kind: str, masks, labels: np.ndarray) -> list[dict]:
@@ -296,4 +296,4 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BuildError", "BuildOptions", "FootageError", "KINDS", "build_check_set", "format_summary"]
+__all__ = ["KINDS", "BuildError", "BuildOptions", "FootageError", "build_check_set", "format_summary"]

@@ -171,7 +171,7 @@ def fast_walker(facts: SceneFacts, rng: np.random.Generator, sprites: list[Sprit
             frame = sprite.frames[int(phase + round(k * speedup)) % len(sprite.frames)]
             ops[t] = FrameOp(sprite_layer(facts, frame, uvs[i], mirror), float(uvs[i][1]), True)
         meta = {"speed_mps": round(float(np.hypot(*vel)), 2), "speedup": round(speedup, 2),
-                **_sprite_meta(sprite, mirror), "path_uv": _round(feet)}
+                **_sprite_meta(sprite, mirror), "path_uv": rounded(feet)}
         return Composite("fast_walker", ops, meta)
     raise PlacementError("fast_walker: no line across the walkway clear of real people")
 
@@ -207,7 +207,7 @@ def fall(facts: SceneFacts, rng: np.random.Generator, sprites: list[Sprite],
             ops.append(FrameOp(layer, float(rest[1]), True, shadow))
         meta = {"walk_speed_mps": round(float(np.hypot(*vel)), 2), "fall_frame": walk,
                 "fall_frames": tip, "fall_angle_deg": round(angle, 1), **_sprite_meta(sprite, mirror),
-                "path_uv": _round(uvs), "rest_uv": _round(rest)}
+                "path_uv": rounded(uvs), "rest_uv": rounded(rest)}
         return Composite("fall", ops, meta)
     raise PlacementError("fall: no walk and resting place on the walkway clear of real people")
 
@@ -239,10 +239,11 @@ def standing_still(facts: SceneFacts, rng: np.random.Generator, sprites: list[Sp
                                float(rest[1]), walk + k >= label_from))
         meta = {"walk_speed_mps": round(float(np.hypot(*vel)), 2), "stop_frame": walk,
                 "still_s": round((n - walk) / facts.fps, 1), "labelled_after_still_s": STILL_LABEL_AFTER_S,
-                **_sprite_meta(sprite, mirror), "path_uv": _round(uvs), "rest_uv": _round(rest)}
+                **_sprite_meta(sprite, mirror), "path_uv": rounded(uvs), "rest_uv": rounded(rest)}
         return Composite("standing_still", ops, meta)
     raise PlacementError("standing_still: no place on the walkway stays clear of real people")
 
 
-def _round(a) -> list:
+def rounded(a) -> list:
+    """Pixel coordinates for meta JSON: nested lists at 0.1 px."""
     return np.round(np.asarray(a, float), 1).tolist()

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 
 from tvau_ros.data.realcheck.composite import Composite, FrameOp, Layer
-from tvau_ros.data.realcheck.people import (TRIES, PlacementError, _round, crossing_span,
-                                            random_walkway_point)
+from tvau_ros.data.realcheck.people import (TRIES, PlacementError, crossing_span, random_walkway_point,
+                                            rounded)
 from tvau_ros.data.realcheck.scene import SceneFacts
 from tvau_ros.data.synthetic.camera import Camera
 from tvau_ros.data.synthetic.objects import car_figure
@@ -132,8 +132,8 @@ def thrown_object(facts: SceneFacts, rng: np.random.Generator, source_frames: li
             ops.append(FrameOp(layer, float(ground_uv[k][1]), True))
         meta = {"throw_frame": t0, "rest_frame": t0 + rest, "thrower_box": [thrower.x0, thrower.y0,
                                                                            thrower.x1, thrower.y1],
-                "ball_radius_m": round(radius, 3), "path_uv": _round(uv[:, 1]),
-                "landing_uv": _round(ground_uv[-1])}
+                "ball_radius_m": round(radius, 3), "path_uv": rounded(uv[:, 1]),
+                "landing_uv": rounded(ground_uv[-1])}
         return Composite("thrown_object", ops, meta)
     raise PlacementError("thrown_object: no person whose throw lands on the walkway in view")
 
@@ -269,6 +269,6 @@ def vehicle(facts: SceneFacts, rng: np.random.Generator, source_frames: list[int
                 ops[t] = FrameOp(drawn[0], drawn[1], True, _shadow_layer(facts, roots[i], heading, kind))
         meta = {"vehicle": kind, "color": name, "speed_mps": round(speed, 2),
                 "heading_deg": round(float(np.degrees(heading)), 1), "enter_frame": enter,
-                "path_uv": _round([uv[i] for _, i in steps])}
+                "path_uv": rounded([uv[i] for _, i in steps])}
         return Composite("vehicle", ops, meta)
     raise PlacementError("vehicle: no straight drive across the walkway clear of real people")
