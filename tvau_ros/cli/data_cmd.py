@@ -2,6 +2,7 @@
 
     tvau data generate --config default --out DIR [--seed N] [--workers N] [--overwrite]
     tvau data stats --root DIR [--split test] [--layout ubnormal|shanghaitech]
+    tvau data realcheck --video vtest.avi --out DIR [--seed N] [--per-kind N] [--overwrite]
     tvau data annotate ...   (from tvau_ros.data.annotation.cli, when installed)
 """
 from __future__ import annotations
@@ -33,6 +34,17 @@ def register(subparsers) -> None:
                        help="measure target size from the masks when meta.json is absent (slow)")
     stats.set_defaults(func=_stats)
 
+    real = sub.add_parser("realcheck", help="build the real-footage check set from vtest.avi frames 0-399",
+                          description="Composite anomalies (fast walker, fall, thrown object, vehicle, "
+                                      "standing still) with exact masks into frames 0-399 of OpenCV's "
+                                      "vtest.avi, in two folds; frames 400+ are never read (docs/realcheck.md).")
+    real.add_argument("--video", required=True, help="OpenCV's vtest.avi (scripts/get_vtest.sh fetches it)")
+    real.add_argument("--out", required=True, help="output folder (gets fold_a/, fold_b/, previews/, summary.json)")
+    real.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    real.add_argument("--per-kind", type=int, default=4, help="abnormal clips per kind and fold (default 4)")
+    real.add_argument("--overwrite", action="store_true", help="replace a check set built earlier in --out")
+    real.set_defaults(func=_realcheck)
+
     try:
         from tvau_ros.data.annotation import cli as annotation_cli
     except ModuleNotFoundError as exc:
@@ -57,6 +69,21 @@ def _generate(args) -> int:
         raise CliError(str(exc)) from None
     print(format_stats(stats))
     print(f"wrote {args.out}/ubnormal, {args.out}/shanghaitech and {args.out}/stats.json")
+    return 0
+
+
+def _realcheck(args) -> int:
+    from tvau_ros.cli import CliError
+    from tvau_ros.data.realcheck import BuildError, BuildOptions, FootageError, build_check_set, format_summary
+    from tvau_ros.data.realcheck.scene import SceneError
+
+    try:
+        summary = build_check_set(args.video, args.out, BuildOptions(seed=args.seed, per_kind=args.per_kind,
+                                                                     overwrite=args.overwrite))
+    except (BuildError, FootageError, SceneError) as exc:
+        raise CliError(str(exc)) from None
+    print(format_summary(summary))
+    print(f"wrote {args.out}/fold_a, {args.out}/fold_b, {args.out}/previews and {args.out}/summary.json")
     return 0
 
 
