@@ -33,7 +33,7 @@ class TrackerConfig:
     min_hits: int = 3            # observations before a track is reported
     max_missing_s: float = 0.8   # a track unseen this long ends
     history_s: float = 8.0       # seconds of history kept per track
-    gate_heights: float = 0.8    # centre-distance gate, in the track's heights (plus its motion)
+    gate_heights: float = 0.5    # centre-distance gate, in the track's heights (plus its motion)
     merged_area: float = 1.7     # a blob this many times the track's own area is a group of objects
     max_occluded_s: float = 1.5  # a track goes on along its prediction inside a group this long
 
