@@ -206,13 +206,8 @@ def _parse_set(text: str) -> tuple[str, str, object]:
     return method, key, yaml.safe_load(value)
 
 
-def _run_pipeline(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
-
-    from tvau_ros.core.engine_registry import EngineLoadError
-    from tvau_ros.evaluation.pipeline_eval import evaluate_methods
-
+def _methods_and_overrides(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, dict]]:
+    """``--method NAME=CONFIG`` and ``--set METHOD:KEY=VALUE`` as (methods, nested overrides per method)."""
     methods = dict(args.method)
     if not methods:
         raise CliError("nothing to evaluate: give --method NAME=CONFIG (repeatable)")
@@ -225,19 +220,12 @@ def _run_pipeline(args: argparse.Namespace) -> int:
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    options = eval_options(args)
-    out = Path(args.out)
-    tables = {}
-    for split in args.split:
-        videos = load_videos(args.dataset, split)
-        try:
-            tables[split] = evaluate_methods(videos, methods, overrides, options, out / split, scene_dir=args.scene_models,
-                                             workers=args.workers, progress=not args.quiet)
-        except (OSError, ValueError, EngineLoadError) as exc:
-            raise CliError(str(exc)) from None
-    (out / "summary.json").write_text(json.dumps(tables, indent=2) + "\n")
+    return methods, overrides
+
+
+def _print_tables(tables: dict[str, list[dict]], what: str = "every frame") -> None:
     for split, rows in tables.items():
-        print(f"\n{split} ({rows[0]['videos']} videos, {rows[0]['frames']} frames, every frame)")
+        print(f"\n{split} ({rows[0]['videos']} videos, {rows[0]['frames']} frames, {what})")
         print(f"{'method':<28}{'micro AUC':>10}{'macro AUC':>10}{'RBDC':>8}{'TBDC':>8}{'fps':>8}"
               f"{'false ep/min':>13}{'targets found':>14}")
         for row in rows:
@@ -253,8 +241,78 @@ def _run_pipeline(args: argparse.Namespace) -> int:
             print(f"{'method':<28}" + "".join(f"{g[:12]:>13}" for g in groups))
             for row in rows:
                 print(f"{row['method']:<28}" + "".join(f"{row[key].get(g, float('nan')):>13.1f}" for g in groups))
+
+
+def _run_pipeline(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from tvau_ros.core.engine_registry import EngineLoadError
+    from tvau_ros.evaluation.pipeline_eval import evaluate_methods
+
+    methods, overrides = _methods_and_overrides(args)
+    options = eval_options(args)
+    out = Path(args.out)
+    tables = {}
+    for split in args.split:
+        videos = load_videos(args.dataset, split)
+        try:
+            tables[split] = evaluate_methods(videos, methods, overrides, options, out / split, scene_dir=args.scene_models,
+                                             workers=args.workers, progress=not args.quiet)
+        except (OSError, ValueError, EngineLoadError) as exc:
+            raise CliError(str(exc)) from None
+    (out / "summary.json").write_text(json.dumps(tables, indent=2) + "\n")
+    _print_tables(tables)
     print(f"\nreport: {out / 'summary.json'}")
     return 0
+
+
+def _run_realcheck(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from tvau_ros.core.behaviour.scene_model import SceneModelError
+    from tvau_ros.core.engine_registry import EngineLoadError
+    from tvau_ros.evaluation.realcheck_eval import FOLDS, evaluate_realcheck
+
+    root = Path(args.dir)
+    missing = [f for f in FOLDS if not (root / f).is_dir()]
+    if missing:
+        raise CliError(f"--dir {root}: no {', '.join(missing)} (build the set with `tvau data realcheck`)")
+    methods, overrides = _methods_and_overrides(args)
+    out = Path(args.out)
+    try:
+        rows = evaluate_realcheck(root, methods, overrides, eval_options(args), out, args.scene_dir or out / "scenes",
+                                  workers=args.workers, progress=not args.quiet)
+    except (OSError, ValueError, EngineLoadError, SceneModelError) as exc:
+        raise CliError(str(exc)) from None
+    (out / "summary.json").write_text(json.dumps({"realcheck": rows}, indent=2) + "\n")
+    _print_tables({"real-footage check set, both folds": rows})
+    print(f"\nreport: {out / 'summary.json'}")
+    return 0
+
+
+def _add_method_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", type=_parse_config_method, action="append", default=[],
+                        metavar="NAME=CONFIG", help="a pipeline config to evaluate ('default' = the packaged one); repeatable")
+    parser.add_argument("--set", type=_parse_set, action="append", default=[], metavar="METHOD:KEY=VALUE",
+                        help="override one config key of one method (ablations), e.g. behaviour:scene=''")
+    parser.add_argument("--workers", type=_positive_int, default=1, help="parallel processes (default 1)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_region_options(parser)
+
+
+def _add_realcheck(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "realcheck", help="evaluate pipelines on the real-footage check set (both folds)",
+        description="Learns each fold's scene model from its learning footage, runs every method on the "
+                    "fold's check clips through the node's pipeline, and scores both folds as one set "
+                    "(frame AUCs, RBDC/TBDC, AUC per composited kind, false episodes per minute).")
+    parser.add_argument("--dir", required=True, metavar="DIR", help="the check set (tvau data realcheck --out)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--scene-dir", metavar="DIR", help="where the folds' scene models go (default OUT/scenes)")
+    _add_method_options(parser)
+    parser.set_defaults(func=_run_realcheck, base_threshold=0.1)
 
 
 def _add_pipeline(subparsers) -> None:
@@ -268,16 +326,10 @@ def _add_pipeline(subparsers) -> None:
     parser.add_argument("--dataset", required=True, metavar="ROOT", help="dataset root")
     parser.add_argument("--split", nargs="+", default=["test"], help="split(s) (default: test)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--method", type=_parse_config_method, action="append", default=[],
-                        metavar="NAME=CONFIG", help="a pipeline config to evaluate ('default' = the packaged one); repeatable")
-    parser.add_argument("--set", type=_parse_set, action="append", default=[], metavar="METHOD:KEY=VALUE",
-                        help="override one config key of one method (ablations), e.g. behaviour:scene=''")
     parser.add_argument("--scene-models", metavar="DIR",
                         help="scene models by scene name (tvau learn-normal --per-scene): each video is "
                              "run with its scene's model (methods whose engine has scene models)")
-    parser.add_argument("--workers", type=_positive_int, default=1, help="parallel processes (default 1)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_region_options(parser)
+    _add_method_options(parser)
     parser.set_defaults(func=_run_pipeline, base_threshold=0.1)
 
 
@@ -393,7 +445,7 @@ def _add_dialogue(subparsers) -> None:
     parser.set_defaults(func=_run_dialogue)
 
 
-_SUBCOMMANDS: list[Callable] = [_add_predictions, _add_ahd, _add_pipeline, _add_dialogue]
+_SUBCOMMANDS: list[Callable] = [_add_predictions, _add_ahd, _add_pipeline, _add_realcheck, _add_dialogue]
 
 
 def register(subparsers) -> None:

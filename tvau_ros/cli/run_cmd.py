@@ -33,6 +33,9 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=("behaviour", "ahd", "motion_baseline"),
                         help=f"override the config's engine (ahd without a checkpoint: the shipped {SHIPPED_AHD})")
     parser.add_argument("--checkpoint", metavar="PATH", help="AHD checkpoint (sets engine: ahd)")
+    parser.add_argument("--scene", metavar="NAME", help="behaviour engine: the scene model (a name in --scene-dir "
+                        "or a path; `tvau learn-normal` makes one); default: the generic model")
+    parser.add_argument("--scene-dir", metavar="DIR", help="behaviour engine: folder of scene models (default models/scenes)")
 
 
 def packaged_config(name: str) -> Path:
@@ -57,6 +60,10 @@ def pipeline_config_from_args(args: argparse.Namespace) -> dict:
         overrides["ahd"] = {"checkpoint": args.checkpoint}
     if args.engine:
         overrides["engine"] = args.engine
+    if getattr(args, "scene", None):
+        overrides["scene"] = args.scene
+    if getattr(args, "scene_dir", None):
+        overrides["behaviour"] = {"scene_dir": args.scene_dir}
     try:
         cfg = load_pipeline_config(args.config, overrides)
         if cfg["engine"] == "ahd" and not (cfg.get("ahd") or {}).get("checkpoint"):

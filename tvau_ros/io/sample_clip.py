@@ -88,10 +88,15 @@ def _bounce(x: float, lo: float, hi: float) -> float:
 
 
 def render_sample_clip(width: int = 320, height: int = 240, frames: int = 90, fps: float = 15.0,
-                       anomaly_start: int = 25, walkers: int = 3, seed: int = 0):
-    """Return (frames (N, H, W, 3) uint8 RGB, masks (N, H, W) uint8) without writing files."""
-    rng = np.random.default_rng(seed)
+                       anomaly_start: int = 25, walkers: int = 3, seed: int = 0, background_seed: int | None = None):
+    """Return (frames (N, H, W, 3) uint8 RGB, masks (N, H, W) uint8) without writing files.
+
+    ``background_seed``: draw the plaza from this seed and the people from ``seed`` (other
+    footage of the same place, e.g. to learn its normal activity); None: both from ``seed``."""
+    rng = np.random.default_rng(seed if background_seed is None else background_seed)
     background = _background(height, width, rng)
+    if background_seed is not None:
+        rng = np.random.default_rng(seed)
     scale = height / 240.0
     people = []
     for i in range(walkers):
@@ -117,12 +122,13 @@ def render_sample_clip(width: int = 320, height: int = 240, frames: int = 90, fp
 
 
 def generate_sample_clip(path: str | Path, width: int = 320, height: int = 240, frames: int = 90,
-                         fps: float = 15.0, anomaly_start: int = 25, walkers: int = 3, seed: int = 0) -> SampleClip:
+                         fps: float = 15.0, anomaly_start: int = 25, walkers: int = 3, seed: int = 0,
+                         background_seed: int | None = None) -> SampleClip:
     """Write the clip as H.264 MP4 plus ``<stem>_gt.npz``; return its ground truth."""
     from tvau_ros.io.writers import Mp4Writer
 
     path = Path(path)
-    images, masks = render_sample_clip(width, height, frames, fps, anomaly_start, walkers, seed)
+    images, masks = render_sample_clip(width, height, frames, fps, anomaly_start, walkers, seed, background_seed)
     with Mp4Writer(path, fps=fps, quality=9) as writer:
         for image in images:
             writer.write(image)
@@ -149,12 +155,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--height", type=int, default=240)
     parser.add_argument("--frames", type=int, default=90)
     parser.add_argument("--fps", type=float, default=15.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the people (and, without --background-seed, the plaza)")
+    parser.add_argument("--background-seed", type=int, help="the plaza: other footage of the same place")
+    parser.add_argument("--walkers", type=int, default=3)
+    parser.add_argument("--normal", action="store_true", help="no runner: normal activity only")
     args = parser.parse_args(argv)
-    clip = generate_sample_clip(args.out, args.width, args.height, args.frames, args.fps, seed=args.seed)
-    first, last = clip.abnormal_span()
-    print(f"wrote {clip.path} ({args.frames} frames, {args.width}x{args.height} @ {args.fps:g} fps; "
-          f"anomaly frames {first}-{last}) and {gt_path(clip.path)}")
+    start = args.frames + 1 if args.normal else 25
+    clip = generate_sample_clip(args.out, args.width, args.height, args.frames, args.fps, start, args.walkers,
+                                args.seed, args.background_seed)
+    what = "no anomaly" if args.normal else "anomaly frames {}-{}".format(*clip.abnormal_span())
+    print(f"wrote {clip.path} ({args.frames} frames, {args.width}x{args.height} @ {args.fps:g} fps; {what}) "
+          f"and {gt_path(clip.path)}")
     return 0
 
 

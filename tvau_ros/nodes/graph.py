@@ -47,7 +47,11 @@ ARGUMENTS: tuple[Argument, ...] = (
     Argument("params", "node parameters file ('' = this package's launch/params.yaml)", kind="file"),
     Argument("camera_topic", "camera image topic ('' = image_topic / topic in params)"),
     Argument("config", "pipeline config YAML for the heatmap node ('' = config in params)", kind="file"),
-    Argument("engine", "heatmap engine ('' = params / config)", choices=("", "motion_baseline", "ahd")),
+    Argument("engine", "heatmap engine ('' = params / config)", choices=("", "behaviour", "ahd", "motion_baseline")),
+    Argument("scene", "behaviour engine: the waypoint's scene model, a name in scene_dir or a path "
+                      "('' = params / config; the generic model when none is set)"),
+    Argument("scene_dir", "behaviour engine: folder of scene models, where ~/learn_normal saves ('' = params / config)",
+             kind="dir"),
     Argument("checkpoint", "AHD checkpoint: a path, or a model name in models/ ('' = params / config)"),
     Argument("source", "replay this video / image folder / rosbag2 as the camera", kind="path"),
     Argument("rate", "replay speed factor ('' = params; 0 = as fast as possible)", kind="float"),
@@ -89,7 +93,7 @@ class NodeSpec:
 NODES: tuple[NodeSpec, ...] = (
     NodeSpec("heatmap", "tvau_ros", "heatmap_node", "tvau_heatmap", "tvau_ros.nodes.heatmap_node",
              from_arguments=(("camera_topic", "image_topic"), ("config", "config"), ("engine", "engine"),
-                             ("checkpoint", "checkpoint")),
+                             ("checkpoint", "checkpoint"), ("scene", "scene"), ("scene_dir", "scene_dir")),
              fixed=(("autostart", False),),  # the transitions below come from the reader instead
              lifecycle=("configure", "activate")),
     NodeSpec("recorder", "tvau_ros", "recorder_node", "tvau_recorder", "tvau_ros.nodes.recorder_node",

@@ -31,6 +31,7 @@ PATH_WINDOW_S = 6.0
 SHAPE_WINDOW_S = 0.7
 STEP_S = 0.2           # time step of the velocity estimates
 LARGE_WIDTH = 1.2      # width in body heights from which an object counts as large (vehicle, cart)
+SOLID = 0.6            # share of its box a blob fills to count as one solid object (for "wide")
 
 
 @dataclass(frozen=True)
@@ -80,18 +81,22 @@ def measure(track: ObjectTrack, reference_height: Callable[[float], float] | Non
     out.update(foot_x=last.foot[0], foot_y=last.foot[1], height_px=float(last.box[3]))
     inside = [o for o in recent if not o.on_border and not o.predicted]
     width = float(np.median([o.box[2] for o in inside])) / ref if inside else nan
-    out["large"] = float(width >= LARGE_WIDTH) if inside else 0.0
+    # the size class sticks to the track: a car cut by the frame border is still a car
     if inside:
+        track.state["large"] = track.state.get("large", False) or width >= LARGE_WIDTH
+    out["large"] = float(track.state.get("large", False))
+    fill = float(np.median([o.area / max(o.box[2] * o.box[3], 1) for o in inside])) if inside else 0.0
+    if inside and fill >= SOLID:  # people side by side leave gaps; a vehicle or a carried crate does not
         out["wide"] = width
         height = float(np.median([o.box[3] for o in inside])) / ref
         aspect = float(np.median([o.box[2] / max(o.box[3], 1) for o in inside]))
         # low and wide relative to a standing person: lying or crawling
         out["lying"] = max(0.0, 1.0 - height) * min(1.0, aspect)
 
-    # a box cut by the frame border moves slower than its object: use the uncut ones when there are
-    uncut = [o for o in recent if not o.on_border]
-    moving = uncut if len(uncut) >= 3 and uncut[-1].stamp_s - uncut[0].stamp_s >= 0.4 else recent
-    span = moving[-1].stamp_s - moving[0].stamp_s
+    # a box cut by the frame border moves unlike its object (and a half-seen car looks like a
+    # person): speeds come from uncut boxes only
+    moving = [o for o in recent if not o.on_border]
+    span = moving[-1].stamp_s - moving[0].stamp_s if moving else 0.0
     if len(moving) >= 3 and span >= 0.4:
         # the median of velocities over 0.2 s steps: a far walker's box jitters by as much as one
         # step between two frames, and one jump (two objects swapping boxes) moves no median
