@@ -156,7 +156,7 @@ def test_a_missing_params_file_stops_the_launch_with_one_line(launch_file):
     ({"source": "/nope/clip.mp4"}, "source: no such file or folder: /nope/clip.mp4"),
     ({"rate": "fast"}, "rate: not a number: 'fast'"),
     ({"rate": "-1"}, "rate: must be a finite number >= 0, got -1"),
-    ({"engine": "yolo"}, "engine: 'yolo' is not one of motion_baseline, ahd"),
+    ({"engine": "yolo"}, "engine: 'yolo' is not one of behaviour, ahd, motion_baseline"),
     ({"loop": "maybe"}, "loop: expected true or false, got 'maybe'"),
     ({"record": __file__}, f"record: not a folder: {__file__}"),
     ({"camera": "/c"}, "unknown argument(s): camera"),

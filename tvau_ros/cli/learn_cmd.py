@@ -115,6 +115,7 @@ def _from_footage(args: argparse.Namespace, out: Path) -> int:
 def _from_dataset(args: argparse.Namespace, out: Path) -> int:
     from tvau_ros.cli.eval_cmd import load_videos
     from tvau_ros.core.behaviour.learning import learn_from_videos
+    from tvau_ros.core.behaviour.scene_model import SceneModelError
 
     if not (args.per_scene or args.generic):
         raise CliError("--dataset needs --per-scene or --generic")
@@ -128,11 +129,18 @@ def _from_dataset(args: argparse.Namespace, out: Path) -> int:
         result.model.card["source"] = f"{args.dataset} {args.split}: every scene"
         _print(result, result.model.save(out / (args.scene or "tvau_scene_generic")))
         return 0
-    scenes = sorted({v.scene for v in videos})
+    scenes, learnt = sorted({v.scene for v in videos}), 0
     for scene in scenes:
         chosen = [v for v in videos if v.scene == scene]
-        result = learn_from_videos(chosen, make, scene)
+        try:
+            result = learn_from_videos(chosen, make, scene)
+        except SceneModelError as exc:  # one scene without usable footage does not stop the others
+            print(f"warning: {exc}; no model for {scene}")
+            continue
         result.model.card["source"] = f"{args.dataset} {args.split}: {len(chosen)} videos of {scene}"
         _print(result, result.model.save(out / scene))
-    print(f"learnt {len(scenes)} scene models in {time.perf_counter() - started:.0f} s")
+        learnt += 1
+    print(f"learnt {learnt} of {len(scenes)} scene models in {time.perf_counter() - started:.0f} s")
+    if not learnt:
+        raise CliError(f"--dataset {args.dataset} --split {args.split}: no scene had footage to learn from")
     return 0
