@@ -33,6 +33,8 @@ setup(
             "tvau = tvau_ros.cli:main",
             # one line instead of a traceback when tvau_msgs is not built (tvau_ros/nodes/entry.py)
             "heatmap_node = tvau_ros.nodes.entry:heatmap_node",
+            "query_node = tvau_ros.nodes.entry:query_node",
+            "heatmap_query_node = tvau_ros.nodes.entry:heatmap_query_node",
             "replay_node = tvau_ros.nodes.entry:replay_node",
             "recorder_node = tvau_ros.nodes.entry:recorder_node",
         ],

@@ -25,7 +25,7 @@ from tvau_ros.nodes.qos import qos_profile
 
 from peers.node_client import Collector, spin_until
 
-HEATMAP = "/" + graph.node_spec("heatmap").name
+HEATMAP = "/" + graph.node_spec("heatmap_query").name
 OUTPUTS = {f"{HEATMAP}/heatmap": Image, f"{HEATMAP}/heatmap_overlay": Image, f"{HEATMAP}/events": AnomalyEvent,
            "/diagnostics": DiagnosticArray}
 CLI = [sys.executable, "-c", "import sys; from tvau_ros.cli import main; sys.exit(main(sys.argv[1:]))", "bringup"]

@@ -128,7 +128,7 @@ def test_every_launched_parameter_is_a_parameter_of_its_node_in_params_yaml(laun
 def test_lifecycle_transitions_follow_the_description(launch_file):
     actions = launched(launch_file, {})
     heatmap = next(n for n in nodes_of(actions) if n.kwargs["name"] == "tvau_heatmap")
-    spec = graph.node_spec("heatmap")
+    spec = graph.node_spec("heatmap_query")
     assert spec.lifecycle == ("configure", "activate")
     emitted = [a for a in actions if type(a).__name__ == "EmitEvent"]
     handlers = [a for a in actions if type(a).__name__ == "RegisterEventHandler"]
@@ -177,4 +177,4 @@ def test_setup_py_installs_every_executable_the_graph_starts_from_this_package()
 
 def test_params_yaml_has_a_section_for_every_node_that_reads_it():
     sections = yaml.safe_load(Path(PARAMS).read_text())
-    assert {s.name for s in graph.NODES if s.uses_params} == set(sections)
+    assert {n for s in graph.NODES if s.uses_params for n in (s.name, *s.hosts)} == set(sections)

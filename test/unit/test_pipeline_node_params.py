@@ -8,7 +8,7 @@ import yaml
 from tvau_ros.core.engine_registry import build_engine
 from tvau_ros.core.pipeline import AnomalyPipeline
 from tvau_ros.core.pipeline_config import PipelineConfig, load_pipeline_config
-from tvau_ros.nodes import heatmap_node, recorder_node, replay_node
+from tvau_ros.nodes import heatmap_node, query_node, recorder_node, replay_node
 from tvau_ros.nodes.bringup import default_params_file, node_command, ros_value
 
 LAUNCH = Path(__file__).resolve().parents[2] / "launch"
@@ -19,8 +19,8 @@ def params():
     return yaml.safe_load((LAUNCH / "params.yaml").read_text())
 
 
-@pytest.mark.parametrize("node,module", [("tvau_heatmap", heatmap_node), ("tvau_replay", replay_node),
-                                         ("tvau_recorder", recorder_node)])
+@pytest.mark.parametrize("node,module", [("tvau_heatmap", heatmap_node), ("tvau_query", query_node),
+                                         ("tvau_replay", replay_node), ("tvau_recorder", recorder_node)])
 def test_params_file_sets_exactly_the_declared_parameters_with_their_types(params, node, module):
     values = params[node]["ros__parameters"]
     assert set(values) == set(module.PARAMETERS), f"{node}: params.yaml and PARAMETERS differ"

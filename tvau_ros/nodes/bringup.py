@@ -24,9 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tvau_ros.nodes.graph import NODES, NodeSpec, node_arguments, node_overrides, resolve_arguments, selected_nodes
+from tvau_ros.nodes.graph import EXECUTABLES, NODES, NodeSpec, node_arguments, node_overrides, resolve_arguments, selected_nodes
 
-NODE_MODULES = {spec.key: spec.module for spec in NODES if spec.module}
+NODE_MODULES = {key: module for key, (_, module) in EXECUTABLES.items()}
 ENTRY = "tvau_ros.nodes.entry"
 
 

@@ -1,4 +1,5 @@
-"""Entry points of the node executables (``heatmap_node``, ``replay_node``, ``recorder_node``).
+"""Entry points of the node executables (``heatmap_node``, ``query_node``, ``heatmap_query_node``,
+``replay_node``, ``recorder_node``).
 
 Each imports its node module and runs it; when the interface package ``tvau_msgs`` is not built
 (or not on the path), it says so in one line and exits 1 instead of an ImportError traceback.
@@ -10,7 +11,7 @@ import importlib
 import sys
 from types import ModuleType
 
-from tvau_ros.nodes.graph import node_spec
+from tvau_ros.nodes.graph import EXECUTABLES
 
 BUILD_HINT = ("build it: `colcon build --packages-select tvau_msgs` and source install/setup.bash "
               "in a ROS workspace, or `bash scripts/setup.sh` for the venv")
@@ -37,7 +38,7 @@ def interfaces_error(exc: ImportError) -> MissingInterfaces | None:
 def load_node_module(key: str) -> ModuleType:
     """Import the module of node ``key``; MissingInterfaces when tvau_msgs is missing."""
     try:
-        return importlib.import_module(node_spec(key).module)
+        return importlib.import_module(EXECUTABLES[key][1])
     except ImportError as exc:
         missing = interfaces_error(exc)
         if missing is None:
@@ -50,13 +51,21 @@ def run(key: str, argv: list[str] | None = None) -> int:
     try:
         module = load_node_module(key)
     except MissingInterfaces as exc:
-        print(f"{node_spec(key).executable}: error: {exc}", file=sys.stderr)
+        print(f"{EXECUTABLES[key][0]}: error: {exc}", file=sys.stderr)
         return 1
     return int(module.main(argv) or 0)
 
 
 def heatmap_node() -> None:
     sys.exit(run("heatmap"))
+
+
+def query_node() -> None:
+    sys.exit(run("query"))
+
+
+def heatmap_query_node() -> None:
+    sys.exit(run("heatmap_query"))
 
 
 def replay_node() -> None:

@@ -88,10 +88,24 @@ class NodeSpec:
     arguments: tuple[str, ...] = ()
     lifecycle: tuple[str, ...] = ()
     uses_params: bool = True
+    hosts: tuple[str, ...] = ()  # other nodes the same process runs (their params-file sections)
 
+
+# every node executable of this package: key -> (executable, module); the graph starts some of them
+EXECUTABLES = {
+    "heatmap": ("heatmap_node", "tvau_ros.nodes.heatmap_node"),
+    "query": ("query_node", "tvau_ros.nodes.query_node"),
+    "heatmap_query": ("heatmap_query_node", "tvau_ros.nodes.heatmap_and_query"),
+    "replay": ("replay_node", "tvau_ros.nodes.replay_node"),
+    "recorder": ("recorder_node", "tvau_ros.nodes.recorder_node"),
+}
 
 NODES: tuple[NodeSpec, ...] = (
-    NodeSpec("heatmap", "tvau_ros", "heatmap_node", "tvau_heatmap", "tvau_ros.nodes.heatmap_node",
+    # the heatmap node and the query node in one process: the query service answers from the
+    # heatmap node's own pipeline (evidence store, episodes); tvau_query's parameters come from
+    # its params-file section
+    NodeSpec("heatmap_query", "tvau_ros", "heatmap_query_node", "tvau_heatmap", "tvau_ros.nodes.heatmap_and_query",
+             hosts=("tvau_query",),
              from_arguments=(("camera_topic", "image_topic"), ("config", "config"), ("engine", "engine"),
                              ("checkpoint", "checkpoint"), ("scene", "scene"), ("scene_dir", "scene_dir")),
              fixed=(("autostart", False),),  # the transitions below come from the reader instead
@@ -107,7 +121,7 @@ NODES: tuple[NodeSpec, ...] = (
 
 
 def node_spec(key: str) -> NodeSpec:
-    """The node described under ``key`` (heatmap, recorder, replay, rviz)."""
+    """The node described under ``key`` (heatmap_query, recorder, replay, rviz)."""
     for spec in NODES:
         if spec.key == key:
             return spec

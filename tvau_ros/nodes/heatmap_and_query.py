@@ -24,12 +24,40 @@ from tvau_ros.nodes.heatmap_node import HeatmapNode
 from tvau_ros.nodes.query_node import QueryNode, executor_for, spin_nodes
 
 
+def query_node_arguments(argv: list[str]) -> list[str]:
+    """The process's ROS arguments without a node rename (``-r __node:=NAME``, which launch and
+    bringup give to name the heatmap node): the query node keeps its own name.
+
+    >>> query_node_arguments(["prog", "--ros-args", "--params-file", "p.yaml", "-r", "__node:=tvau_heatmap",
+    ...                       "-p", "x:=1", "--", "other"])
+    ['--ros-args', '--params-file', 'p.yaml', '-p', 'x:=1']
+    """
+    out, inside, skip = [], False, False
+    for i, arg in enumerate(argv):
+        if arg == "--ros-args":
+            inside = True
+            continue
+        if arg == "--":
+            inside = False
+            continue
+        if not inside or skip:
+            skip = False
+            continue
+        if arg in ("-r", "--remap") and i + 1 < len(argv) and argv[i + 1].split(":=")[0].endswith("__node"):
+            skip = True
+            continue
+        out.append(arg)
+    return ["--ros-args", *out]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both nodes until Ctrl-C; prints READY once both exist."""
-    rclpy.init(args=argv if argv is not None else sys.argv)
+    argv = list(argv if argv is not None else sys.argv)
+    rclpy.init(args=argv)
     heatmap = HeatmapNode()
     try:
-        query = QueryNode(source=PipelineSource(lambda: heatmap.pipeline))
+        query = QueryNode(source=PipelineSource(lambda: heatmap.pipeline), use_global_arguments=False,
+                          cli_args=query_node_arguments(argv))
     except Exception as exc:  # noqa: BLE001 - a bad parameter (value or type): one line, exit 2
         print(f"tvau query node: error: {exc}", file=sys.stderr)
         heatmap.destroy_node()
