@@ -176,7 +176,11 @@ def run_method(videos: Sequence[VideoSample], factory: PipelineFactory, workers:
     if workers <= 1:
         _init_worker(factory)
         return dict(_run_one(v) for v in tqdm(videos, desc="videos", disable=not progress))
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(factory,)) as pool:
+    import multiprocessing
+
+    # spawn, not fork: forking a process whose OpenCV / BLAS threads hold locks can hang the workers
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(factory,)) as pool:
         return dict(tqdm(pool.map(_run_one, videos), total=len(videos), desc="videos", disable=not progress))
 
 

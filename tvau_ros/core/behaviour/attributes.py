@@ -32,6 +32,7 @@ SHAPE_WINDOW_S = 0.7
 STEP_S = 0.2           # time step of the velocity estimates
 LARGE_WIDTH = 1.2      # width in body heights from which an object counts as large (vehicle, cart)
 SOLID = 0.6            # share of its box a blob fills to count as one solid object (for "wide")
+FRAGMENT = 0.4         # an object lower and narrower than this share of a person at its place is a fragment
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ ATTRIBUTES = {a.name: a for a in (
     Attribute("shape_change", "fraction", "upper", "falling", 0.2),
     Attribute("bounce", "body_heights", "upper", "jumping", 0.03),
     Attribute("silhouette", "fraction", "upper", "erratic_motion", 0.1),
-    Attribute("unusual_place", "surprise", "upper", "unusual_place", 0.5),
+    Attribute("unusual_place", "surprise", "upper", "unusual_place", 1.0),
     Attribute("against_flow", "surprise", "upper", "against_flow", 0.5),
 )}
 # geometry every sample carries (for the scene model's maps and size model), not scored directly
@@ -68,17 +69,28 @@ def _centres(observations) -> np.ndarray:
     return np.array([o.centre for o in observations], np.float64)
 
 
-def measure(track: ObjectTrack, reference_height: Callable[[float], float] | None = None) -> dict[str, float]:
+def measure(track: ObjectTrack, reference_height: Callable[[float], float] | None = None,
+            min_height_px: float = 10.0) -> dict[str, float]:
     """Attribute values (``ATTRIBUTES``) and geometry (``GEOMETRY``) of ``track`` at its newest
-    observation. ``reference_height(foot_y)``: a person's height in pixels at that image row."""
+    observation. ``reference_height(foot_y)``: a person's height in pixels at that image row;
+    without it lengths are in the track's own height, at least ``min_height_px`` (a blob a few
+    pixels tall moving a pixel per frame is not fast). A *fragment* (much smaller than a person
+    at its place: a head, a shadow, a piece of a crowd) gets no attributes."""
     nan = math.nan
     last = track.last
     out = dict.fromkeys((*ATTRIBUTES, *GEOMETRY), nan)
     recent = track.window(SPEED_WINDOW_S)
     own = _median_height(recent)
-    ref = reference_height(last.foot[1]) if reference_height is not None else own
-    ref = max(ref, 2.0)
     out.update(foot_x=last.foot[0], foot_y=last.foot[1], height_px=float(last.box[3]))
+    if reference_height is not None:
+        ref = reference_height(last.foot[1])
+        width = float(np.median([o.box[2] for o in recent]))
+        if own < FRAGMENT * ref and width < FRAGMENT * ref:
+            out["large"] = 0.0
+            return out
+    else:
+        ref = max(own, min_height_px)
+    ref = max(ref, 2.0)
     inside = [o for o in recent if not o.on_border and not o.predicted]
     width = float(np.median([o.box[2] for o in inside])) / ref if inside else nan
     # the size class sticks to the track: a car cut by the frame border is still a car

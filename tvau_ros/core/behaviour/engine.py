@@ -244,8 +244,9 @@ class BehaviourEngine:
         reference = model.reference_height()
         heat = np.zeros((wh, ww), np.float32)
         regions = []
+        min_height = 0.04 * wh
         for track in tracks:
-            values = model.complete(measure(track, reference))
+            values = model.complete(measure(track, reference, min_height))
             score, name, value = self._score(track, values, stamp_s)
             held = track.state.get("held")
             if held is not None:

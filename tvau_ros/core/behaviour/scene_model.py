@@ -189,7 +189,8 @@ class SceneModel:
                     None if generic else background, dict(card or {}))
         if not generic:
             model.size_coef = fit_size_model(records, work_size)
-        samples, keys = _replay(records, model.reference_height())
+        height = work_size[0] if work_size else 240
+        samples, keys = _replay(records, model.reference_height(), 0.04 * height)
         if not samples:
             raise SceneModelError(f"scene model {name!r}: no track lived long enough to learn from")
         columns = {k: np.array([s[k] for s in samples], np.float64) for k in samples[0]}
@@ -294,11 +295,12 @@ def _heading_bin(hx: float, hy: float) -> int:
 
 
 def _blur(counts: np.ndarray) -> np.ndarray:
-    """Counts spread to the 8 neighbouring cells (half weight) over the first two (grid) axes:
-    maps learnt from a few minutes of footage have holes between the cells people crossed."""
+    """Counts spread over the 5x5 neighbouring cells (weights falling off with distance) along
+    the first two (grid) axes: maps learnt from a few minutes of footage have holes between the
+    paths people happened to take."""
     from scipy.ndimage import convolve
 
-    kernel = np.array([[0.5, 0.5, 0.5], [0.5, 1.0, 0.5], [0.5, 0.5, 0.5]])
+    kernel = np.exp(-np.add.outer(np.arange(-2, 3) ** 2, np.arange(-2, 3) ** 2) / 2.0)
     if counts.ndim == 3:
         kernel = kernel[:, :, None]
     return convolve(counts.astype(np.float64), kernel, mode="constant")
@@ -331,7 +333,7 @@ def fit_size_model(records: list[TrackRecord], work_size: tuple[int, int]) -> tu
     return float(max(a, 0.0)), float(b) if a >= 0 else float(np.median(heights))
 
 
-def _replay(records: list[TrackRecord], reference: Callable | None) -> tuple[list[dict], list[str]]:
+def _replay(records: list[TrackRecord], reference: Callable | None, min_height_px: float) -> tuple[list[dict], list[str]]:
     """Each track's observations fed again one by one, measured as the engine measures them."""
     samples, keys = [], []
     for record in records:
@@ -340,7 +342,7 @@ def _replay(records: list[TrackRecord], reference: Callable | None) -> tuple[lis
             track.history.append(observation)
             if track.age_s < 0.3:
                 continue
-            samples.append(measure(track, reference))
+            samples.append(measure(track, reference, min_height_px))
             keys.append(record.key)
     return samples, keys
 
