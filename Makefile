@@ -10,17 +10,20 @@ test: setup
 test-unit: setup
 	bash scripts/test.sh test/unit tvau_ros
 
-# The main job: a generated sample clip -> replay node -> AHD heatmap node (DDS) -> outputs/demo.
-# Replayed at half speed so a 2-core CPU (about 8 frames/s of AHD) keeps up with the 15 fps clip.
+# The main job: learn a generated plaza's normal from a minute of people walking there, then replay
+# another clip of it (a runner among walkers) -> replay node -> heatmap + query node (DDS) -> outputs/demo.
 demo: setup
-	TVAU_DEMO_RATE=0.5 bash scripts/demo.sh "" tvau_ros/configs/pipeline_ahd.yaml outputs/demo
+	bash scripts/demo.sh "" "" outputs/demo
 
-# The same on real surveillance footage (OpenCV's vtest.avi from Debian's opencv-doc).
-# The fetch runs first: a failure stops here instead of demoing the generated sample.
+# The same on real surveillance footage: OpenCV's vtest.avi (Debian's opencv-doc), frames 0-399 only.
+# The check set's fold a: its scene model is learnt from frames 0-199, the clip (a car driven across
+# the walkway, composited) is cut from frames 200-399. The fetch runs first: a failure stops here.
 demo-vtest: setup
 	@clip="$$(bash scripts/get_vtest.sh)" \
 	  || { echo "make demo-vtest: error: could not fetch vtest.avi (reason above); not running the demo" >&2; exit 1; }; \
-	TVAU_DEMO_RATE=0.5 bash scripts/demo.sh "$$clip" tvau_ros/configs/pipeline_ahd.yaml outputs/demo_vtest
+	.venv/bin/python -m tvau_ros.cli data realcheck --video "$$clip" --out outputs/realcheck_demo --per-kind 1 --overwrite \
+	  && bash scripts/demo.sh outputs/realcheck_demo/fold_a/Scene_vtest/vtest_a_vehicle_00.mp4 "" outputs/demo_vtest \
+	       outputs/realcheck_demo/fold_a/Scene_vtest/vtest_a_learn.mp4
 
 clean:
 	rm -rf build build.*.log .venv .pytest_cache

@@ -88,11 +88,13 @@ def _bounce(x: float, lo: float, hi: float) -> float:
 
 
 def render_sample_clip(width: int = 320, height: int = 240, frames: int = 90, fps: float = 15.0,
-                       anomaly_start: int = 25, walkers: int = 3, seed: int = 0, background_seed: int | None = None):
+                       anomaly_start: int = 25, walkers: int = 3, seed: int = 0, background_seed: int | None = None,
+                       start_frame: int = 0):
     """Return (frames (N, H, W, 3) uint8 RGB, masks (N, H, W) uint8) without writing files.
 
-    ``background_seed``: draw the plaza from this seed and the people from ``seed`` (other
-    footage of the same place, e.g. to learn its normal activity); None: both from ``seed``."""
+    ``background_seed``: draw the plaza from this seed and the people from ``seed``; None: both
+    from ``seed``. ``start_frame``: begin later in the plaza's day (the same walkers in their
+    lanes, elsewhere along them: other footage of the same place, e.g. to learn its normal)."""
     rng = np.random.default_rng(seed if background_seed is None else background_seed)
     background = _background(height, width, rng)
     if background_seed is not None:
@@ -108,27 +110,28 @@ def render_sample_clip(width: int = 320, height: int = 240, frames: int = 90, fp
     runner_y, runner_h, runner_v = height * 0.72, 50 * scale, 6.5 * scale
     out = np.empty((frames, height, width, 3), np.uint8)
     masks = np.zeros((frames, height, width), np.uint8)
-    for t in range(frames):
+    for i, t in enumerate(range(start_frame, start_frame + frames)):
         canvas = background.copy()
         for p in people:
             x = _bounce(p["x"] + p["vx"] * t, 10.0, width - 10.0)  # walkers turn at the borders
             _draw_person(canvas, None, x, p["y"], p["h"], p["color"], p["phase"] + 0.4 * t, 0)
         runner_x = -20 * scale + runner_v * (t - anomaly_start)
         if t >= anomaly_start and runner_x < width + 20 * scale:
-            _draw_person(canvas, masks[t], runner_x, runner_y, runner_h, PALETTE[0], 1.2 * t, 1)
+            _draw_person(canvas, masks[i], runner_x, runner_y, runner_h, PALETTE[0], 1.2 * t, 1)
         canvas += rng.normal(0, 2.0, canvas.shape).astype(np.float32)  # sensor noise
-        out[t] = np.clip(canvas, 0, 255).astype(np.uint8)
+        out[i] = np.clip(canvas, 0, 255).astype(np.uint8)
     return out, masks
 
 
 def generate_sample_clip(path: str | Path, width: int = 320, height: int = 240, frames: int = 90,
                          fps: float = 15.0, anomaly_start: int = 25, walkers: int = 3, seed: int = 0,
-                         background_seed: int | None = None) -> SampleClip:
+                         background_seed: int | None = None, start_frame: int = 0) -> SampleClip:
     """Write the clip as H.264 MP4 plus ``<stem>_gt.npz``; return its ground truth."""
     from tvau_ros.io.writers import Mp4Writer
 
     path = Path(path)
-    images, masks = render_sample_clip(width, height, frames, fps, anomaly_start, walkers, seed, background_seed)
+    images, masks = render_sample_clip(width, height, frames, fps, anomaly_start, walkers, seed, background_seed,
+                                       start_frame)
     with Mp4Writer(path, fps=fps, quality=9) as writer:
         for image in images:
             writer.write(image)
@@ -158,11 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="the people (and, without --background-seed, the plaza)")
     parser.add_argument("--background-seed", type=int, help="the plaza: other footage of the same place")
     parser.add_argument("--walkers", type=int, default=3)
+    parser.add_argument("--start-frame", type=int, default=0, help="begin this many frames later (other footage "
+                        "of the same walkers in their lanes)")
     parser.add_argument("--normal", action="store_true", help="no runner: normal activity only")
     args = parser.parse_args(argv)
-    start = args.frames + 1 if args.normal else 25
+    start = 1 << 30 if args.normal else 25
     clip = generate_sample_clip(args.out, args.width, args.height, args.frames, args.fps, start, args.walkers,
-                                args.seed, args.background_seed)
+                                args.seed, args.background_seed, args.start_frame)
     what = "no anomaly" if args.normal else "anomaly frames {}-{}".format(*clip.abnormal_span())
     print(f"wrote {clip.path} ({args.frames} frames, {args.width}x{args.height} @ {args.fps:g} fps; {what}) "
           f"and {gt_path(clip.path)}")

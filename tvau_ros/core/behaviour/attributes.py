@@ -30,7 +30,7 @@ SPEED_WINDOW_S = 1.0
 PATH_WINDOW_S = 6.0
 SHAPE_WINDOW_S = 0.7
 STEP_S = 0.2           # time step of the velocity estimates
-LARGE_WIDTH = 1.2      # width in body heights from which an object counts as large (vehicle, cart)
+LARGE_BULK = 0.9       # blob area in body heights squared from which an object counts as large (a vehicle)
 SOLID = 0.6            # share of its box a blob fills to count as one solid object (for "wide")
 FRAGMENT = 0.4         # an object lower and narrower than this share of a person at its place is a fragment
 
@@ -93,9 +93,12 @@ def measure(track: ObjectTrack, reference_height: Callable[[float], float] | Non
     ref = max(ref, 2.0)
     inside = [o for o in recent if not o.on_border and not o.predicted]
     width = float(np.median([o.box[2] for o in inside])) / ref if inside else nan
-    # the size class sticks to the track: a car cut by the frame border is still a car
+    # large: as much blob as a car (area against a standing person's height squared: a person is
+    # about 0.3, two side by side 0.6, a car seen from the front 1.0); it sticks to the track, as a
+    # car cut by the frame border is still a car
     if inside:
-        track.state["large"] = track.state.get("large", False) or width >= LARGE_WIDTH
+        bulk = float(np.median([o.area for o in inside])) / ref ** 2
+        track.state["large"] = track.state.get("large", False) or bulk >= LARGE_BULK
     out["large"] = float(track.state.get("large", False))
     fill = float(np.median([o.area / max(o.box[2] * o.box[3], 1) for o in inside])) if inside else 0.0
     if inside and fill >= SOLID:  # people side by side leave gaps; a vehicle or a carried crate does not
