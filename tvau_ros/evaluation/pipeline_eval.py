@@ -236,5 +236,11 @@ def evaluate_methods(videos: Sequence[VideoSample], methods: dict[str, str], ove
         runs = run_method(videos, partial(make_pipeline, cfg, scene_dir), workers, progress)
         evaluation, row = evaluate_runs(name, videos, runs, options)
         write_evaluation(evaluation, Path(out_dir) / name)
+        save_frame_scores(runs, Path(out_dir) / name / "frame_scores.npz")
         rows.append(row)
     return rows
+
+
+def save_frame_scores(runs: dict[str, VideoRun], path) -> None:
+    """Every frame's score per video (``tvau eval predictions`` reads this npz layout too)."""
+    np.savez_compressed(path, **{f"frame_scores/{video}": run.scores for video, run in runs.items()})

@@ -20,7 +20,7 @@ from tvau_ros.core.pipeline import AnomalyPipeline
 from tvau_ros.core.pipeline_config import load_pipeline_config
 from tvau_ros.core.types import NS_PER_S
 from tvau_ros.data.dataset import load_dataset
-from tvau_ros.evaluation.pipeline_eval import evaluate_runs, run_method
+from tvau_ros.evaluation.pipeline_eval import evaluate_runs, run_method, save_frame_scores
 from tvau_ros.metrics.report import EvalOptions, write_evaluation
 
 FOLDS = ("fold_a", "fold_b")
@@ -65,5 +65,6 @@ def evaluate_realcheck(root: str | Path, methods: dict[str, str], overrides: dic
             all_videos += videos[fold]
         evaluation, row = evaluate_runs(name, all_videos, runs, options)
         write_evaluation(evaluation, out_dir / name)
+        save_frame_scores(runs, out_dir / name / "frame_scores.npz")
         rows.append(row)
     return rows
