@@ -65,11 +65,15 @@ class BehaviourConfig:
         return cls(**typed, **({"attributes": options["attributes"]} if "attributes" in options else {}))
 
 
-def region_label(name: str, values: dict) -> str:
-    """The label a region gets for attribute ``name`` (``lying`` while still, ``crawling`` moving;
-    ``stationary_45s`` with its seconds)."""
+def region_label(name: str, value: float, values: dict) -> str:
+    """The label a region gets for attribute ``name`` at ``value`` (``lying`` while still,
+    ``crawling`` moving; ``stationary_45s`` with its seconds).
+
+    >>> region_label("stationary", 45.3, {}), region_label("lying", 0.6, {"fast": 0.5}), region_label("fast", 3.0, {})
+    ('stationary_45s', 'crawling', 'fast')
+    """
     if name == "stationary":
-        return f"stationary_{int(values['stationary'])}s"
+        return f"stationary_{int(value) if math.isfinite(value) else 0}s"
     if name == "lying" and (values.get("fast") or 0.0) >= MOVING:
         return "crawling"
     return ATTRIBUTES[name].label
@@ -256,7 +260,7 @@ class BehaviourEngine:
             track.state["held"] = (score, stamp_s, name, value)
             x, y, w, h = track.last.box
             _paint(heat, track.mask, x, y, score)
-            label = region_label(name, values) if name else "normal"
+            label = region_label(name, value, values) if name else "normal"
             regions.append(Region(
                 Box(int(x), int(y), int(w), int(h)), float(score), float(score),
                 float(track.mask.sum()) / (wh * ww), label, object_id=track.track_id,
