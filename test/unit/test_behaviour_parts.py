@@ -139,7 +139,7 @@ def test_scene_model_scores_fast_and_against_flow_abnormal_and_walkers_normal(sc
     assert score > 0.9 and name == "fast" and value > 2.0
     against = scene.complete(measure(track_of(walk(110, 50, vx=-15.0)), reference))
     assert scene.score(against, enabled=["against_flow"])[0] > 0.9
-    off_path = scene.complete(measure(track_of(walk(20, 110, vx=15.0)), reference))
+    off_path = scene.complete(measure(track_of(walk(200, 10, vx=15.0, frames=20)), reference))
     assert scene.score(off_path, enabled=["unusual_place"])[0] > 0.5
 
 

@@ -5,7 +5,8 @@ an optimal assignment; a region that carries its engine's ``object_id`` only mat
 of that object (an object-level engine has already solved identity). The distance gate is ``max_center_distance`` (a fraction of the image
 diagonal) or what a target moving at ``max_speed`` (diagonals per second) covers since the
 track was last seen, whichever is larger: a slow engine or a processing stall does not break
-tracks. A new track is *tentative* until it has ``min_hits`` matches; then it is confirmed and
+tracks. A new track is *tentative* until it has ``min_hits`` matches over at least
+``min_confirm_s`` seconds; then it is confirmed and
 gets the next id (1, 2, 3, ...: ids are never reused). A tentative track that misses once is
 dropped; a confirmed one ends after more than ``max_misses`` consecutive misses spanning more
 than ``min_lost_s`` seconds (so neither a fast nor a slow engine ends episodes early). An unmatched
@@ -38,6 +39,7 @@ class TrackerConfig:
     max_center_distance: float = 0.15
     max_speed: float = 0.5
     min_hits: int = 2
+    min_confirm_s: float = 0.0  # and at least this long since its first sighting
     max_misses: int = 3
     min_lost_s: float = 1.0
     duplicate_overlap: float = 0.5
@@ -53,6 +55,8 @@ class TrackerConfig:
             raise ValueError(f"tracking.min_lost_s must be >= 0, got {self.min_lost_s}")
         if self.min_hits < 1:
             raise ValueError(f"tracking.min_hits must be >= 1, got {self.min_hits}")
+        if not self.min_confirm_s >= 0:
+            raise ValueError(f"tracking.min_confirm_s must be >= 0, got {self.min_confirm_s}")
         if not 0.0 < self.duplicate_overlap <= 1.0:
             raise ValueError(f"tracking.duplicate_overlap must be in (0, 1], got {self.duplicate_overlap}")
         if self.max_misses < 0:
@@ -126,7 +130,8 @@ class Tracker:
             track.object_id = track.object_id or region.object_id
             track.hits += 1
             track.misses = 0
-            if not track.confirmed and track.hits >= self.cfg.min_hits:
+            if not track.confirmed and track.hits >= self.cfg.min_hits and \
+                    (stamp_ns - track.first_stamp_ns) / NS_PER_S >= self.cfg.min_confirm_s:
                 self._confirm(track, out)
             owner[ri] = track
         matched = {id(t) for t in owner.values()}
@@ -152,7 +157,7 @@ class Tracker:
                 continue  # a piece of a target already tracked
             track = Track(0, region.box, stamp_ns, stamp_ns, region.peak_score, object_id=region.object_id,
                           label=region.label)
-            if self.cfg.min_hits <= 1:
+            if self.cfg.min_hits <= 1 and self.cfg.min_confirm_s <= 0:
                 self._confirm(track, out)
             owner[ri] = track
             survivors.append(track)

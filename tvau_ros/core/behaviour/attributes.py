@@ -49,7 +49,7 @@ ATTRIBUTES = {a.name: a for a in (
     Attribute("slow", "body_heights_per_s", "lower", "slow", 0.12),
     Attribute("stationary", "s", "upper", "stationary", 2.0),
     Attribute("loitering", "fraction", "upper", "loitering", 0.2),
-    Attribute("wide", "body_heights", "upper", "unusual_object", 0.2),
+    Attribute("wide", "body_heights", "upper", "unusual_object", 0.5),  # people side by side are 1 wide
     Attribute("lying", "fraction", "upper", "lying", 0.15),
     Attribute("shape_change", "fraction", "upper", "falling", 0.2),
     Attribute("bounce", "body_heights", "upper", "jumping", 0.03),

@@ -37,7 +37,7 @@ class BehaviourConfig:
     min_track_age_s: float = 0.5   # a track is scored once it is this old
     persist_s: float = 0.5         # an attribute must stay abnormal this long (median over the window)
     hold_s: float = 0.4            # a track's score decays over this long after its attribute falls
-    excess_at_half: float = 0.5    # scoring: excess over the normal 99th percentile that scores 0.5
+    excess_at_half: float = 1.0    # scoring: excess over the normal 99th percentile that scores 0.5
     excess_width: float = 0.2
     attributes: tuple = tuple(ATTRIBUTES)  # attributes that may make an object abnormal (ablations)
     fg_min_diff: float = 18.0

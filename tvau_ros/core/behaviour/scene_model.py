@@ -48,7 +48,7 @@ class SceneModelError(ValueError):
 
 @dataclass
 class Scoring:
-    excess_at_half: float = 0.5    # excess (in normal spreads beyond the 99th percentile) scoring 0.5
+    excess_at_half: float = 1.0    # excess (in normal spreads beyond the 99th percentile) scoring 0.5
     excess_width: float = 0.2      # logistic width: excess_at_half +- 2 widths spans 0.12 .. 0.88
 
     def score(self, excess: float) -> float:
