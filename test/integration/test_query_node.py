@@ -84,7 +84,10 @@ def stack(tmp_path_factory):
         procs.append(alone)
         early["loading"] = ask(node, ALONE, "Is there any anomaly?")
         stack = _process("stack", "import sys; from tvau_ros.nodes.heatmap_and_query import main; sys.exit(main())", {
-            "autostart": True, "image_topic": CAMERA, "qos_reliability": "reliable", "qos_depth": 100,
+            # the motion baseline: this file tests the query service; the behaviour engine's own
+            # end-to-end test with a learnt scene is test_node_scene_models.py
+            "autostart": True, "engine": "motion_baseline", "image_topic": CAMERA, "qos_reliability": "reliable",
+            "qos_depth": 100,
             "diagnostics_period_s": 0.5, "ground_frame": "map", "camera_pose": [*POSE.translation, *POSE.rotation]})
         procs.append(stack)
         deadline = time.monotonic() + 60

@@ -1,4 +1,6 @@
-"""``tvau ask``: questions about a recording through the pipeline and the grounded answerer."""
+"""``tvau ask``: questions about a recording through the pipeline and the grounded answerer (with the
+motion baseline, whose heatmap covers the sample's runner from its first frames: these tests are
+about the dialogue, not the engine)."""
 import io
 import json
 
@@ -7,6 +9,8 @@ import pytest
 from tvau_ros.cli import main as tvau
 from tvau_ros.io.sample_clip import generate_sample_clip
 
+MOTION = ["--engine", "motion_baseline"]
+
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
@@ -14,7 +18,7 @@ def clip(tmp_path_factory):
 
 
 def test_questions_are_answered_as_one_session(clip, capsys):
-    assert tvau(["ask", "--video", str(clip.path), "-q", "Is there any anomaly in the video?",
+    assert tvau(["ask", "--video", str(clip.path), *MOTION, "-q", "Is there any anomaly in the video?",
                  "-q", "What does it look like?", "-q", "and where did it go?", "-q", "Where is it?"]) == 0
     out = capsys.readouterr().out
     assert "Q: Is there any anomaly in the video?\nYes, an anomaly occurs from" in out
@@ -23,7 +27,7 @@ def test_questions_are_answered_as_one_session(clip, capsys):
 
 
 def test_json_answers_and_a_window(clip, capsys, tmp_path):
-    assert tvau(["ask", "--video", str(clip.path), "--json", "--window", "0:0.2", "-q", "Is there any anomaly?",
+    assert tvau(["ask", "--video", str(clip.path), *MOTION, "--json", "--window", "0:0.2", "-q", "Is there any anomaly?",
                  "--out", str(tmp_path / "run")]) == 0
     answer = json.loads(capsys.readouterr().out.strip())
     assert answer["judgment"] == "no" and answer["window_s"][1] <= 0.2 and answer["flagged_claims"] == []
@@ -33,7 +37,7 @@ def test_json_answers_and_a_window(clip, capsys, tmp_path):
 def test_interactive_session_with_reset(clip, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("What does it look like?\nreset\nand where did it go?\n"
                                                  "¿Dónde está?\nquit\n"))
-    assert tvau(["ask", "--video", str(clip.path), "--interactive"]) == 0
+    assert tvau(["ask", "--video", str(clip.path), *MOTION, "--interactive"]) == 0
     captured = capsys.readouterr()
     assert "red top" in captured.out and "(session reset)" in captured.out and "exits on the right" in captured.out
     assert "only English questions are supported" in captured.err
