@@ -3,7 +3,7 @@ import pytest
 
 from tvau_ros.core.dialogue.claims import extract_claims
 from tvau_ros.core.dialogue.intents import QuestionError, check_question, classify
-from tvau_ros.core.dialogue.phrasing import (FrameAnchors, TimeAnchors, behaviour_phrase, format_stamp, ground_phrase,
+from tvau_ros.data.annotation.phrasing import (FrameAnchors, TimeAnchors, behaviour_phrase, format_stamp, ground_phrase,
                                              image_region_words)
 from tvau_ros.data.annotation.dialogue import TargetAnnotation, build_dialogue
 
@@ -32,7 +32,7 @@ def test_time_anchors_say_seconds_or_the_time_of_day_and_read_back_to_frames():
 def test_dataset_sentences_with_time_anchors_differ_only_in_the_anchors():
     sample = build_dialogue(targets=[_target(turns=[(40, "left")])], **META)
     frames = sample.turns[3].answers[0]
-    from tvau_ros.core.dialogue.phrasing import trajectory_answers
+    from tvau_ros.data.annotation.phrasing import trajectory_answers
 
     timed = trajectory_answers(sample.targets[0], TimeAnchors({f: f * 100_000_000 for f in range(100)}))[0]
     assert frames == ("The person enters from the left at frame 10, turns left at frame 40, "

@@ -60,3 +60,41 @@ def test_the_research_tests_are_part_of_the_suite():
     ini.read(REPO / "pytest.ini")
     assert "research" in ini["pytest"]["testpaths"].split()
     assert list((REPO / "research" / "tests").glob("test_*.py"))
+
+
+def _subpackage(module: str) -> str | None:
+    """``tvau_ros.core.pipeline`` -> ``core``; None outside tvau_ros (or the package root)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "tvau_ros" else None
+
+
+def subpackage_imports() -> dict[str, set[str]]:
+    """tvau_ros subpackage -> the other subpackages its modules import (anywhere in a module,
+    function bodies included: a lazy import is still a dependency)."""
+    graph: dict[str, set[str]] = {}
+    for path in python_files("tvau_ros"):
+        rel = path.relative_to(REPO).with_suffix("")
+        own = _subpackage(".".join(rel.parts))
+        if own is None or own == "__init__":
+            continue
+        targets = {_subpackage(name) for name in imported(path)} - {None, own}
+        graph.setdefault(own, set()).update(targets)
+    return graph
+
+
+def test_no_import_cycle_between_the_subpackages_of_tvau_ros():
+    graph = subpackage_imports()
+    assert graph["core"] <= {"metrics"} or "export" not in graph["core"]
+
+    def cycle_from(start: str, node: str, path: list[str]) -> list[str] | None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt == start:
+                return path + [nxt]
+            if nxt not in path:
+                found = cycle_from(start, nxt, path + [nxt])
+                if found:
+                    return found
+        return None
+
+    cycles = [c for c in (cycle_from(p, p, [p]) for p in sorted(graph)) if c]
+    assert not cycles, f"import cycles between tvau_ros subpackages: {cycles}"

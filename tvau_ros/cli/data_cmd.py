@@ -3,7 +3,7 @@
     tvau data generate --config default --out DIR [--seed N] [--workers N] [--overwrite]
     tvau data stats --root DIR [--split test] [--layout ubnormal|shanghaitech]
     tvau data realcheck --video vtest.avi --out DIR [--seed N] [--per-kind N] [--overwrite]
-    tvau data annotate ...   (from tvau_ros.data.annotation.cli, when installed)
+    tvau data annotate ...   (tvau_ros.cli.annotate_cmd)
 """
 from __future__ import annotations
 
@@ -45,13 +45,9 @@ def register(subparsers) -> None:
     real.add_argument("--overwrite", action="store_true", help="replace a check set built earlier in --out")
     real.set_defaults(func=_realcheck)
 
-    try:
-        from tvau_ros.data.annotation import cli as annotation_cli
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("tvau_ros.data.annotation", "tvau_ros.data.annotation.cli"):
-            raise
-    else:
-        annotation_cli.register(sub)
+    from tvau_ros.cli import annotate_cmd
+
+    annotate_cmd.register(sub)
 
 
 def _generate(args) -> int:

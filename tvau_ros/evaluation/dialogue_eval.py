@@ -32,7 +32,7 @@ from tvau_ros.core.dialogue.claims import check_claims, extract_claims
 from tvau_ros.core.dialogue.dialogue import Dialogue, DialogueConfig, QueryError
 from tvau_ros.core.dialogue.evidence_view import PipelineSource, build_view
 from tvau_ros.core.dialogue.measure import measure_targets
-from tvau_ros.core.dialogue.phrasing import FRAMES
+from tvau_ros.data.annotation.phrasing import FRAMES
 from tvau_ros.core.pipeline import AnomalyPipeline
 from tvau_ros.core.pipeline_config import PipelineConfig
 from tvau_ros.data.annotation.dialogue import DialogueSample

@@ -27,7 +27,7 @@ import numpy as np
 from tvau_ros.core.dialogue.evidence_view import EvidenceView
 from tvau_ros.core.dialogue.intents import Intent
 from tvau_ros.core.dialogue.measure import MeasuredTarget
-from tvau_ros.core.dialogue.phrasing import (Anchors, FrameAnchors, appearance_answers, behaviour_phrase,
+from tvau_ros.data.annotation.phrasing import (Anchors, FrameAnchors, appearance_answers, behaviour_phrase,
                                              ground_phrase, image_region_words, judgment_answers, motion_answers,
                                              per_target, trajectory_answers)
 

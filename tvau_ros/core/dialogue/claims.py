@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tvau_ros.core.dialogue.phrasing import ANCHOR, FRAMES, SPAN, VERBS, Anchors, image_region_words
+from tvau_ros.data.annotation.phrasing import ANCHOR, FRAMES, SPAN, VERBS, Anchors, image_region_words
 from tvau_ros.data.annotation.colors import PALETTE
 from tvau_ros.metrics.text import parse_yes_no
 

@@ -34,7 +34,7 @@ from tvau_ros.core.dialogue.evidence_view import EvidenceSource, EvidenceView, b
 from tvau_ros.core.dialogue.intents import QuestionError, check_question, classify
 from tvau_ros.core.dialogue.measure import (MeasureConfig, MeasuredTarget, ObservationCache, measure_targets,
                                             observe_view)
-from tvau_ros.core.dialogue.phrasing import FrameAnchors, TimeAnchors
+from tvau_ros.data.annotation.phrasing import FrameAnchors, TimeAnchors
 from tvau_ros.core.types import NS_PER_S, Region
 from tvau_ros.data.annotation.colors import name_pixels
 

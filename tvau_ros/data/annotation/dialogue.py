@@ -3,7 +3,7 @@
 Flow: Q0 judgment -> Q1 target appearance -> Q2 motion state -> Q3 from where to where, with
 frame anchors. Normal videos get Q0 only, answered "No". Every answer carries several reference
 phrasings; BLEU scores a prediction against its best-matching reference. The sentences come from
-``tvau_ros.core.dialogue.phrasing``, which the runtime answerer phrases its answers with too.
+``tvau_ros.data.annotation.phrasing``, which the runtime answerer phrases its answers with too.
 
 JSONL: one ``DialogueSample.to_dict()`` per line (schema in README.md).
 
@@ -18,7 +18,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tvau_ros.core.dialogue.phrasing import (  # noqa: F401 - re-exported: the dataset's questions and phrasings
+from tvau_ros.data.annotation.phrasing import (  # noqa: F401 - re-exported: the dataset's questions and phrasings
     QUESTION_APPEARANCE, QUESTION_JUDGMENT, QUESTION_MOTION, QUESTION_TRAJECTORY, appearance_answers,
     judgment_answers, motion_answers, per_target, trajectory_answers)
 

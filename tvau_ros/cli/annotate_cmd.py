@@ -1,6 +1,6 @@
 """``tvau data annotate``: fine-grained dialogue annotation of a dataset split.
 
-Registered by the ``tvau data`` group: ``tvau_ros.data.annotation.cli.register(data_subparsers)``.
+Registered by the ``tvau data`` group: ``tvau_ros.cli.annotate_cmd.register(data_subparsers)``.
 """
 from __future__ import annotations
 
