@@ -62,7 +62,7 @@ def test_eval_dialogue_rows_on_the_smoke_benchmark(smoke, capsys):
     truth, engine = rows["grounded (ground truth)"], rows["grounded (engine)"]
     assert truth["yes_no_accuracy"] == 100.0 and truth["balanced_accuracy"] == 100.0 and truth["errors"] == 0
     assert truth["bleu4_trajectory"] >= 89.0 and truth["faithfulness"] >= 95.0
-    assert engine["evidence"] == "motion_baseline@1" and engine["answers"] == truth["answers"]
+    assert engine["evidence"] == "behaviour/generic" and engine["answers"] == truth["answers"]  # the shipped default
     assert report["frame_micro_auc"]["ground_truth"] == 100.0
     samples = read_jsonl(smoke / "test.jsonl")
     assert truth["answers"] == sum(len(s.turns) for s in samples)
