@@ -209,7 +209,8 @@ def evaluate_runs(name: str, videos: Sequence[VideoSample], runs: dict[str, Vide
 
 
 def make_pipeline(cfg: dict, scene_dir: str | None, video: VideoSample) -> AnomalyPipeline:
-    """The pipeline of ``cfg`` for ``video``: with ``scene_dir``, the video's scene model."""
+    """The pipeline of ``cfg`` for ``video``: with ``scene_dir``, the video's scene model (a method
+    that sets ``scene`` itself keeps it)."""
     if scene_dir:
         cfg = {**cfg, "scene": str(video.scene), "behaviour": {**cfg.get("behaviour", {}), "scene_dir": scene_dir}}
     return AnomalyPipeline.from_config(cfg=cfg)
@@ -233,7 +234,8 @@ def evaluate_methods(videos: Sequence[VideoSample], methods: dict[str, str], ove
                                     "regions": {**overrides.get(name, {}).get("regions", {}),
                                                 "candidate_threshold": options.base_threshold}})
         AnomalyPipeline.from_config(cfg=cfg)  # a bad config fails here, once, with its reason
-        runs = run_method(videos, partial(make_pipeline, cfg, scene_dir), workers, progress)
+        own_scene = "scene" in overrides.get(name, {})  # e.g. scene: '' = the generic model (an ablation)
+        runs = run_method(videos, partial(make_pipeline, cfg, None if own_scene else scene_dir), workers, progress)
         evaluation, row = evaluate_runs(name, videos, runs, options)
         write_evaluation(evaluation, Path(out_dir) / name)
         save_frame_scores(runs, Path(out_dir) / name / "frame_scores.npz")
