@@ -11,8 +11,12 @@ Prints (and writes as JSON with --json):
   dds_saturated  the replay at 1.5x the offline rate: the most the node processes while the
                replay process competes for the same CPUs
   soak         (--soak-minutes M) node RSS after 1 minute and after M minutes of looped replay
+  peak_rss_mib the node process's largest resident memory over the whole run (sampled 5 times/s)
 
-    python scripts/bench_node.py --seconds 20 [--clip CLIP] [--config YAML] [--json out.json]
+The node process is the one ``tvau bringup`` starts (``--node heatmap_query``: the heatmap node
+and the query service in one process), or the heatmap node alone (``--node heatmap``).
+
+    python scripts/bench_node.py --seconds 20 [--clip CLIP] [--config YAML] [--node heatmap] [--json out.json]
     python scripts/bench_node.py --soak-minutes 10 --skip-throughput     # the memory soak only
 
 Runs everything on this machine (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST, own domain id).
@@ -140,10 +144,35 @@ def rss_mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
+class PeakRss:
+    """Samples a process's resident memory 5 times a second in a thread; ``stop()`` returns the peak (MiB)."""
+
+    def __init__(self, pid: int):
+        import threading
+
+        self.pid, self.peak, self._stop = pid, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                self.peak = max(self.peak, rss_mib(self.pid))
+            except Exception:  # noqa: BLE001 - the process ended
+                return
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        return round(self.peak, 1)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clip", type=Path, help="video to replay (default: the generated sample clip)")
-    parser.add_argument("--config", help="pipeline config YAML (default: packaged, motion baseline)")
+    parser.add_argument("--config", help="pipeline config YAML (default: the packaged one, behaviour engine)")
+    parser.add_argument("--node", choices=("heatmap_query", "heatmap"), default="heatmap_query",
+                        help="the node process to measure (default: heatmap + query, as bringup starts it)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measurement time per DDS phase")
     parser.add_argument("--offline-repeats", type=int, default=3)
     parser.add_argument("--soak-minutes", type=float, default=0.0, help="also run the RSS soak this long")
@@ -169,7 +198,8 @@ def main(argv=None) -> int:
         results["offline"] = offline_fps(clip, args.config, args.offline_repeats)
         print(f"offline tvau run: {results['offline']}", flush=True)
     observer = Observer()
-    heatmap = NodeProcess("heatmap", node_command("heatmap", None, params) + ["-r", f"__node:={NODE}"]).start()
+    heatmap = NodeProcess("heatmap", node_command(args.node, None, params) + ["-r", f"__node:={NODE}"]).start()
+    peak = PeakRss(heatmap.proc.pid)
     try:
         if not heatmap.wait_ready(120):
             print("bench: the heatmap node did not start:\n" + "".join(heatmap.lines), file=sys.stderr)
@@ -186,6 +216,7 @@ def main(argv=None) -> int:
             results["soak"] = soak(observer, clip, heatmap.proc.pid, args.soak_minutes)
             print(f"soak: {results['soak']}", flush=True)
     finally:
+        results["peak_rss_mib"] = peak.stop()
         heatmap.stop()
         observer.close()
     results["loadavg_end"] = os.getloadavg()
