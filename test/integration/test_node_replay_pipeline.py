@@ -17,9 +17,10 @@ from tvau_msgs.msg import AnomalyEvent
 
 from tvau_ros.cli import main as tvau
 from tvau_ros.core.ground_projection import pose_from_height_pitch
+from tvau_ros.io.bag_writer import write_image_bag
 from tvau_ros.io.sample_clip import generate_sample_clip
 from tvau_ros.io.writers import read_events
-from tvau_ros.nodes.image_conversion import image_to_numpy
+from tvau_ros.nodes.image_conversion import image_to_numpy, image_to_rgb8
 from tvau_ros.nodes.msg_conversion import diagnostics_to_dict, event_to_dict, stamp_to_ns
 from tvau_ros.nodes.qos import qos_profile
 
@@ -30,7 +31,7 @@ CAMERA = "/tvau_it/camera/image_raw"
 OUT = f"/{NODE}"
 POSE = pose_from_height_pitch(2.0, 25.0, x=1.0)
 CAMERA_POSE = [*POSE.translation, *POSE.rotation]  # the static pose parameter (no tf here)
-FPS = 9.0  # the camera rate of the replay, and of `tvau run` (tracking timing depends on it)
+FPS = 15.0  # the clip's rate: the replay's camera stamps and `tvau run`'s (speeds are measured in time)
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +40,16 @@ def clip(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def run(clip, tmp_path_factory):
-    """Run node + recorder + replay once; return what the test subscriber received."""
+def run(clip, plaza_scene, tmp_path_factory):
+    """Run node + recorder + replay once (the behaviour engine with the plaza's learnt scene model, as
+    `make demo` runs it); return what the test subscriber received."""
+    scene_dir, scene = plaza_scene
     rclpy.init()
     node = rclpy.create_node("tvau_it_observer")
     heatmap = start_node("heatmap", NODE, {
         "autostart": True, "image_topic": CAMERA, "qos_reliability": "reliable", "qos_depth": 100,
         "diagnostics_period_s": 0.5, "ground_frame": "map", "camera_pose": CAMERA_POSE,
+        "scene_dir": str(scene_dir), "scene": scene,
     })
     replay = recorder = None
     record = tmp_path_factory.mktemp("record")
@@ -63,7 +67,7 @@ def run(clip, tmp_path_factory):
                           and len(col.messages["/diagnostics"]) > 0)
         replay = start_node("replay", "tvau_replay_it", {
             "source": str(clip.path), "topic": CAMERA, "wait_for_subscribers": 2,
-            "fps": FPS,  # slower than the clip's 15 fps: room for a loaded 2-core machine
+            "fps": FPS,
         })
         assert spin_until(node, lambda: any("REPLAY_DONE" in line for line in replay.lines), timeout=120)
         assert spin_until(node, lambda: len(col.messages[CAMERA]) == 90, timeout=30)
@@ -132,40 +136,44 @@ def test_diagnostics_report_rates_latency_and_counters(run):
     assert int(diag["processed"]) >= 15 and float(diag["latency_ms_p50"]) > 0
     for key in ("processed_fps", "latency_ms_p95", "dropped_frames", "episodes_started", "evidence_bytes"):
         assert key in diag
-    assert diag["model_id"] == "motion_baseline@1"
+    assert diag["model_id"] == "behaviour/plaza"
 
 
-def test_tvau_run_gives_the_same_events_as_the_node(run, clip, tmp_path):
+def test_tvau_run_gives_the_same_events_as_the_node(run, clip, plaza_scene, tmp_path):
+    """`tvau run` on exactly the frames the node processed, with their camera stamps, publishes the
+    same events (the behaviour engine keeps state across frames, so a frame the node dropped under
+    load must be missing offline too)."""
     col, diag, *_ = run
+    scene_dir, scene = plaza_scene
+    camera = col.messages[CAMERA]
+    node = [event_to_dict(m) for m in col.messages[f"{OUT}/events"]]
+    assert len(node) >= 15
+    processed = {e["stamp_ns"] for e in node}
+    kept = [m for m in camera if stamp_to_ns(m.header.stamp) in processed]
+    bag = write_image_bag(tmp_path / "processed", [image_to_rgb8(m) for m in kept],
+                          stamps_ns=[stamp_to_ns(m.header.stamp) for m in kept])
     config = tmp_path / "pipeline.yaml"  # the node's ground parameters, as a pipeline config
     config.write_text(f"ground: {{frame_id: map, camera_pose: {CAMERA_POSE}}}\n")
-    assert tvau(["run", "--video", str(clip.path), "--fps", str(FPS), "--config", str(config),
-                 "--out", str(tmp_path), "--no-video"]) == 0
-    offline = {e["frame_index"]: e for e in read_events(tmp_path / "events.jsonl")}
-    index = {stamp_to_ns(m.header.stamp): i for i, m in enumerate(col.messages[CAMERA])}
-    node = [event_to_dict(m) for m in col.messages[f"{OUT}/events"]]
+    assert tvau(["run", "--bag", str(bag), "--config", str(config), "--scene", scene, "--scene-dir", str(scene_dir),
+                 "--out", str(tmp_path / "out"), "--no-video"]) == 0
+    offline = {e["stamp_ns"]: e for e in read_events(tmp_path / "out" / "events.jsonl")}
+    print(f"node events {len(node)} of {len(camera)} frames ({diag['dropped_frames']} dropped), offline {len(offline)}")
+    assert sorted(offline) == sorted(processed)
+    assert sum(e["is_anomalous"] for e in node) >= 5
     for event in node:
-        event["frame_index"] = index[event["stamp_ns"]]
-    assert len(node) >= 15
-    lossless = int(diag["dropped_frames"]) == 0 and len(node) == len(offline)
-    print(f"node events {len(node)}, offline {len(offline)}, dropped {diag['dropped_frames']}: "
-          f"{'full comparison' if lossless else 'scores and regions only'}")
-    for event in node:
-        ref = offline[event["frame_index"]]
+        ref = offline[event["stamp_ns"]]
         assert event["frame_score"] == pytest.approx(ref["frame_score"], abs=1e-5)
         assert event["is_anomalous"] == ref["is_anomalous"]
-        assert [r["box"] for r in event["regions"]] == [r["box"] for r in ref["regions"]]
-        for got, want in zip(event["regions"], ref["regions"]):
+        assert (event["started_track_ids"], event["ended_track_ids"]) == (ref["started_track_ids"],
+                                                                         ref["ended_track_ids"])
+        assert [(r["box"], r["track_id"], r["label"]) for r in event["regions"]] == \
+            [(r["box"], r["track_id"], r["label"]) for r in ref["regions"]]
+        for got, want in zip(event["regions"], ref["regions"], strict=True):
             assert got["peak_score"] == pytest.approx(want["peak_score"], abs=1e-5)
             if got["ground_point"] or want["ground_point"]:
                 assert got["ground_point"]["frame_id"] == want["ground_point"]["frame_id"] == "map"
                 for axis in "xyz":
                     assert got["ground_point"][axis] == pytest.approx(want["ground_point"][axis], abs=1e-3)
-            if lossless:  # tracks depend on which clips were processed: equal only without drops
-                assert got["track_id"] == want["track_id"]
-        if lossless:
-            assert (event["started_track_ids"], event["ended_track_ids"]) == (ref["started_track_ids"],
-                                                                             ref["ended_track_ids"])
 
 
 def test_recorder_summary_counts_received_and_processed_frames_and_the_video_runs_at_the_clip_rate(run):

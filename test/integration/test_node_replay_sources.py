@@ -110,12 +110,14 @@ def test_bad_source_exits_2_with_one_line(tmp_path, name, content, message):
     assert len(lines) == 1 and lines[0].startswith("tvau node replay: error: ") and message in lines[0], lines
 
 
-def test_bringup_runs_the_demo_from_params_yaml(tmp_path):
-    clip = generate_sample_clip(tmp_path / "demo.mp4", frames=60, anomaly_start=8)
+def test_bringup_runs_the_demo_from_params_yaml(tmp_path, plaza_scene):
+    scene_dir, scene = plaza_scene
+    clip = generate_sample_clip(tmp_path / "demo.mp4", frames=90, anomaly_start=10)
     out = tmp_path / "out"
     result = subprocess.run(
         [sys.executable, "-c", "import sys; from tvau_ros.cli import main; sys.exit(main(sys.argv[1:]))",
-         "bringup", "--source", str(clip.path), "--record", str(out), "--camera-topic", "/tvau_bu/image"],
+         "bringup", "--source", str(clip.path), "--record", str(out), "--camera-topic", "/tvau_bu/image",
+         "--scene", scene, "--scene-dir", str(scene_dir)],
         capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((out / "summary.json").read_text())

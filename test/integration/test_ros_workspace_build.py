@@ -65,7 +65,8 @@ def test_colcon_build_installs_both_packages_and_the_node_starts(tmp_path_factor
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     install = ws / "install"
     assert (install / "tvau_ros" / "share" / "tvau_ros" / "launch" / "params.yaml").is_file()
-    assert (install / "tvau_ros" / "share" / "tvau_ros" / "models" / "tvau_ahd_dinov2s_minilm.safetensors").is_file()
+    for model in ("tvau_ahd_dinov2s_minilm.safetensors", "tvau_scene_generic.safetensors", "tvau_scene_generic.yaml"):
+        assert (install / "tvau_ros" / "share" / "tvau_ros" / "models" / model).is_file(), model
     for executable in ("heatmap_node", "replay_node", "recorder_node", "tvau"):
         assert os.access(install / "tvau_ros" / "lib" / "tvau_ros" / executable, os.X_OK), executable
 
@@ -88,7 +89,7 @@ def test_colcon_build_installs_both_packages_and_the_node_starts(tmp_path_factor
             if line.strip() == "READY":
                 break
         assert lines and lines[-1].strip() == "READY", "".join(lines)
-        assert any("configured: engine motion_baseline" in line for line in lines), "".join(lines)
+        assert any("configured: engine behaviour/generic" in line for line in lines), "".join(lines)
         node.send_signal(signal.SIGINT)
         assert node.wait(timeout=30) == 0
     finally:

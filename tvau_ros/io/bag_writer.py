@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,11 @@ STORAGE = ("mcap", "sqlite3")
 
 def write_image_bag(path: str | Path, images, *, fps: float = 30.0, start_ns: int = 0,
                     topic: str = "/camera/image_raw", frame_id: str = "camera_optical_frame",
-                    storage: str = "mcap", compressed: bool = False, extra_topic: str | None = None) -> Path:
+                    storage: str = "mcap", compressed: bool = False, extra_topic: str | None = None,
+                    stamps_ns: Sequence[int] | None = None) -> Path:
     """Write RGB frames as sensor_msgs/Image (bgr8) or CompressedImage (png) messages.
 
-    Stamps (header and record time) are ``start_ns + i / fps``. ``extra_topic`` adds a
+    Stamps (header and record time) are ``start_ns + i / fps``, or ``stamps_ns[i]`` when given. ``extra_topic`` adds a
     std_msgs/String topic beside the images (as real bags have). Returns the bag folder.
     """
     import cv2
@@ -40,7 +42,7 @@ def write_image_bag(path: str | Path, images, *, fps: float = 30.0, start_ns: in
         conn = writer.add_connection(topic, msgtype, typestore=ts)
         other = writer.add_connection(extra_topic, "std_msgs/msg/String", typestore=ts) if extra_topic else None
         for i, rgb in enumerate(images):
-            stamp = start_ns + int(round(i * NS_PER_S / fps))
+            stamp = int(stamps_ns[i]) if stamps_ns is not None else start_ns + int(round(i * NS_PER_S / fps))
             header = Header(stamp=Time(sec=stamp // NS_PER_S, nanosec=stamp % NS_PER_S), frame_id=frame_id)
             bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
             if compressed:
