@@ -244,7 +244,7 @@ def test_settings_round_trip_and_reject_unknown_keys():
     settings = AnswererSettings(heatmap_mode="none", rae=RAE, video=VIDEO)
     assert AnswererSettings.from_dict(settings.to_dict()) == settings
     assert AnswererSettings(heatmap_mode="overlay").rae is None
-    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['colour'\]"):
+    with pytest.raises(ValueError, match=r"unknown answerer setting\(s\) \['colour'\]"):
         AnswererSettings.from_dict({"colour": 1})
     with pytest.raises(ValueError, match="heatmap_mode must be one of"):
         AnswererSettings(heatmap_mode="both")

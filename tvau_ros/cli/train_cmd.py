@@ -94,9 +94,7 @@ def _run_rae(args: argparse.Namespace) -> int:
     try:
         cfg = load_rae_config(args.config, {"dataset": args.dataset, "out_dir": args.out, "epochs": args.epochs,
                                             "train_dialogues": args.train_dialogues,
-                                            "val_dialogues": args.val_dialogues})
-        if args.model_path:
-            args.set.append((["model", "model_path"], args.model_path))
+                                            "val_dialogues": args.val_dialogues}, model_path=args.model_path)
         cfg = apply_settings(cfg, args.set)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from None

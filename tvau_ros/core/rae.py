@@ -64,15 +64,9 @@ class RAEConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str = "rae") -> "RAEConfig":
-        data = dict(data or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown RAE setting(s) {unknown}; known: {sorted(known)}")
-        try:
-            return cls(**data)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{source}: {exc}") from None
+        from tvau_ros.core.config_values import dataclass_from_dict
+
+        return dataclass_from_dict(cls, dict(data or {}), source, "RAE")
 
     def parameter_count(self, embed_dim: int) -> int:
         """Trainable parameters of an RAE with this config for an LLM of width ``embed_dim``.
@@ -125,6 +119,26 @@ class RegionAwareAnomalyEncoder(nn.Module):
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.zeros_(module.bias)
+
+    @torch.no_grad()
+    def calibrate_(self, target_norm: float, grid: tuple[int, int] = (12, 16), steps: int = 8) -> float:
+        """Scale the output layers of MLP_region and MLP_global so that, for a reference input (a
+        one-cell blob crossing the grid), their prompts have the mean norm ``target_norm`` (the
+        LLM's token embeddings'). Without it the first prompts are thousands of times smaller
+        than ordinary tokens and the LLM needs long to notice them. Returns the applied factor."""
+        height, width = grid
+        blob = torch.zeros(steps, height, width)
+        for t in range(steps):
+            blob[t, height // 2, round(t * (width - 1) / (steps - 1))] = 1.0
+        param = self.base
+        prompts = self.prompts(heatmap_channels(blob)[None].to(param.device, param.dtype))[0, :, self.config.n_base:]
+        norm = float(prompts.norm(dim=-1).mean())
+        if not norm > 0:
+            return 1.0
+        factor = float(target_norm) / norm
+        for mlp in (self.mlp_region, self.mlp_global):
+            mlp[-1].weight.mul_(factor)
+        return factor
 
     def num_tokens(self, steps: int) -> int:
         """Prompt embeddings produced for a sequence of ``steps`` heatmaps (T')."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from tvau_ros.core.config_values import dataclass_from_dict
 from tvau_ros.core.lvlm.answerer import HEATMAP_MODES, AnswererSettings, LoraSettings
 from tvau_ros.core.lvlm.video import VideoSettings
 from tvau_ros.core.rae import RAEConfig
@@ -55,7 +56,7 @@ class RaeTrainConfig:
         if self.model.get("trainable", "lora") not in TRAINABLE:
             raise ValueError(f"model.trainable must be one of {TRAINABLE}, got {self.model.get('trainable')!r}")
         if not self.model.get("model_path") and not self.model.get("shape"):
-            raise ValueError("model needs a model_path (a local Qwen2.5-VL folder) or a shape (tiny)")
+            raise ValueError("model needs a model_path (a local Qwen2.5-VL folder; or pass --model-path) or a shape (tiny)")
         if self.heatmap_mode not in HEATMAP_MODES:
             raise ValueError(f"heatmap_mode must be one of {HEATMAP_MODES}, got {self.heatmap_mode!r}")
         if self.heatmap_source not in ("ground_truth", "none"):
@@ -72,10 +73,7 @@ class RaeTrainConfig:
         LoraSettings(**self.lora)
 
     def settings(self) -> AnswererSettings:
-        try:
-            video = VideoSettings(**self.video)
-        except TypeError as exc:
-            raise ValueError(f"video: {exc}") from None
+        video = dataclass_from_dict(VideoSettings, dict(self.video), "video", "video")
         rae = None if self.heatmap_mode == "overlay" else RAEConfig.from_dict(self.rae, "rae")
         return AnswererSettings(heatmap_mode=self.heatmap_mode, rae=rae, video=video)
 
@@ -83,7 +81,10 @@ class RaeTrainConfig:
         return dataclasses.asdict(self)
 
 
-def load_rae_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RaeTrainConfig:
+def load_rae_config(path: str | Path, overrides: dict[str, Any] | None = None,
+                    model_path: str | None = None) -> RaeTrainConfig:
+    """The YAML at ``path`` with top-level ``overrides`` (None values ignored) and, if given, the
+    model folder ``model_path`` (``--model-path``)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"training config not found: {path}")
@@ -91,14 +92,7 @@ def load_rae_config(path: str | Path, overrides: dict[str, Any] | None = None) -
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ValueError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of training settings")
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    known = {f.name for f in dataclasses.fields(RaeTrainConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"{path}: unknown training setting(s) {unknown}; known: {sorted(known)}")
-    try:
-        return RaeTrainConfig(**data)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: {exc}") from None
+    if model_path:
+        data["model"] = {**(data.get("model") or {}), "model_path": str(model_path)}
+    return dataclass_from_dict(RaeTrainConfig, data, str(path), "training")

@@ -83,22 +83,16 @@ class AnswererSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "answerer settings") -> "AnswererSettings":
+        from tvau_ros.core.config_values import dataclass_from_dict
+
         data = dict(data)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown setting(s) {unknown}; known: {sorted(known)}")
-        mode = data.get("heatmap_mode", "rae")
-        if "rae" in data:
-            data["rae"] = RAEConfig.from_dict(data["rae"], f"{source}: rae") if data["rae"] is not None else None
-        elif mode == "overlay":
+        if data.get("rae") is not None:
+            data["rae"] = RAEConfig.from_dict(data["rae"], f"{source}: rae")
+        elif data.get("heatmap_mode", "rae") == "overlay":
             data["rae"] = None
-        if "video" in data:
-            data["video"] = VideoSettings(**data["video"])
-        try:
-            return cls(**data)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{source}: {exc}") from None
+        if isinstance(data.get("video"), dict):
+            data["video"] = dataclass_from_dict(VideoSettings, data["video"], f"{source}: video", "video")
+        return dataclass_from_dict(cls, data, source, "answerer")
 
 
 @dataclass
@@ -162,6 +156,7 @@ class LvlmAnswerer:
         if settings.rae is not None:
             rows = embed[:: max(1, embed.shape[0] // 4096)].detach().float()
             self.rae = RegionAwareAnomalyEncoder(settings.rae, self.embed_dim, init_std=float(rows.std())).to(self.device)
+            self.rae.calibrate_(float(rows.norm(dim=-1).mean()))  # prompts start at the size of tokens
         self.eos_id = codec.token_id(IM_END)
         self.pad_id = codec.token_id("<|endoftext|>")
 

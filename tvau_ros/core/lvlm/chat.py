@@ -15,7 +15,7 @@ the processor does) and the anomaly prompts P_An get ``<|vision_pad|>`` placehol
 after ``<|vision_end|>``; their embeddings are replaced by RAE's output (``answerer``).
 Training labels cover each answer and its ``<|im_end|>``.
 
->>> render_chat([("Is there any anomaly?", "Yes."), ("Where?", None)]).splitlines()[3]
+>>> render_chat([("Is there any anomaly?", "Yes."), ("Where?", None)]).splitlines()[2]
 '<|im_start|>user'
 """
 from __future__ import annotations

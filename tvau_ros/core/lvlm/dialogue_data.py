@@ -30,7 +30,9 @@ HeatmapSource = Callable[[VideoSample, np.ndarray], np.ndarray]
 
 
 def frame_note(first: int, last: int) -> str:
-    """>>> frame_note(0, 132)
+    """The note that tells the model which frame numbers the clip spans.
+
+    >>> frame_note(0, 132)
     'Frames 0 to 132 of the video.'
     """
     return f"Frames {int(first)} to {int(last)} of the video."
