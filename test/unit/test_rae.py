@@ -49,6 +49,31 @@ def test_only_changes_between_heatmaps_matter():
     assert not torch.allclose(rae(heatmap_channels(moving)), rae(blank[0]))
 
 
+def test_without_biases_no_change_gives_zero_region_and_global_prompts():
+    rae = _rae()
+    with torch.no_grad():
+        for p in rae.parameters():
+            p.add_(torch.randn_like(p))                            # whatever training made of the weights
+    still = rae.prompts(heatmap_channels(torch.rand(1, 5, 6).expand(3, 5, 6))[None])[0]
+    assert still[:, 3:].abs().max() == 0 and still[:, :3].abs().max() > 0
+    biased = _rae(RAEConfig(n_base=3, conv_channels=4, mlp_hidden=8, bias=True))
+    with torch.no_grad():
+        for p in biased.parameters():
+            p.add_(torch.randn_like(p))
+    assert biased.prompts(heatmap_channels(torch.zeros(1, 3, 5, 6)))[0, :, 3:].abs().max() > 0
+
+
+def test_calibration_brings_prompts_to_the_token_norm():
+    rae = _rae(dim=32)
+    factor = rae.calibrate_(2.0, grid=(12, 16))
+    blob = torch.zeros(8, 12, 16)
+    for t in range(8):
+        blob[t, 6, round(t * 15 / 7)] = 1.0
+    with torch.no_grad():
+        prompts = rae.prompts(heatmap_channels(blob)[None])[0, :, 3:]
+    assert factor > 1 and abs(float(prompts.norm(dim=-1).mean()) - 2.0) < 1e-3
+
+
 def test_regions_see_where_the_change_is():
     rae = _rae()
     left, right = torch.zeros(2, 15, 15), torch.zeros(2, 15, 15)
@@ -60,10 +85,11 @@ def test_regions_see_where_the_change_is():
 
 
 def test_parameter_count_formula_matches_the_module():
-    for config, dim in ((SMALL, 6), (RAEConfig(), 64), (RAEConfig(n_base=0, conv_layers=3), 10)):
+    for config, dim in ((SMALL, 6), (RAEConfig(), 64), (RAEConfig(n_base=0, conv_layers=3, bias=True), 10)):
         assert config.parameter_count(dim) == sum(p.numel() for p in _rae(config, dim).parameters())
-    assert RAEConfig().parameter_count(3584) == 7_547_136       # Qwen2.5-VL-7B width; the paper implies 7.54 M
-    assert RAEConfig().parameter_count(2048) == 4_386_048       # 3B
+    assert RAEConfig().parameter_count(3584) == 7_537_792       # Qwen2.5-VL-7B width; the paper implies 7.54 M
+    assert RAEConfig().parameter_count(2048) == 4_379_776       # 3B
+    assert RAEConfig(bias=True).parameter_count(3584) == 7_547_136
 
 
 def test_gradients_reach_every_parameter():

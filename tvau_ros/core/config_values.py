@@ -56,7 +56,7 @@ def dataclass_from_dict(cls, data, source: str, what: str):
     >>> dataclass_from_dict(RAEConfig, {"n_base": 2, "width": 3}, "rae.yaml", "RAE")
     Traceback (most recent call last):
     ...
-    ValueError: rae.yaml: unknown RAE setting(s) ['width']; known: ['conv_channels', 'conv_layers', 'mlp_hidden', 'n_base']
+    ValueError: rae.yaml: unknown RAE setting(s) ['width']; known: ['bias', 'conv_channels', 'conv_layers', 'mlp_hidden', 'n_base']
     """
     if not isinstance(data, dict):
         raise ValueError(f"{source}: expected a mapping of {what} settings")

@@ -16,9 +16,9 @@ Eq. 13  P_An[t] = [P_base, P_region[t], P_global[t]], P_base (1, N_base, D) shar
 The LVLM reads P_An flattened in time order, ``(T'-1) * (N_base + 10)`` embeddings (eq. 14 puts
 them between the visual tokens P_V and the dialogue P_Q). MLPs are Linear-GELU-Linear.
 
-Defaults (``RAEConfig``): N_base 8, C_h 64, two conv layers, MLP width 1024. At D = 3584
-(Qwen2.5-VL-7B) that is 7.55 M parameters; the paper's Table 3 implies 7.54 M (8324.67 M with
-RAE vs 8317.13 M without). ``RAEConfig.parameter_count(D)`` computes it for any D.
+Defaults (``RAEConfig``): N_base 8, C_h 64, two conv layers, MLP width 1024, no biases. At
+D = 3584 (Qwen2.5-VL-7B) that is 7.54 M parameters, as the paper's Table 3 implies (8324.67 M
+with RAE vs 8317.13 M without). ``RAEConfig.parameter_count(D)`` computes it for any D.
 
 >>> rae = RegionAwareAnomalyEncoder(RAEConfig(n_base=2, conv_channels=4, mlp_hidden=8), embed_dim=6)
 >>> maps = heatmap_channels(torch.rand(5, 7, 9))           # T' = 5 heatmaps of 7 x 9
@@ -47,8 +47,11 @@ class RAEConfig:
     conv_channels: int = 64    # C_h
     conv_layers: int = 2
     mlp_hidden: int = 1024     # hidden width of MLP_region and MLP_global
+    bias: bool = False         # biases in the conv and MLP layers (off: no change in -> zero prompts out)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"RAE bias must be true or false, got {self.bias!r}")
         for name in ("n_base", "conv_channels", "conv_layers", "mlp_hidden"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "n_base" else 1):
@@ -72,11 +75,11 @@ class RAEConfig:
         """Trainable parameters of an RAE with this config for an LLM of width ``embed_dim``.
 
         >>> RAEConfig().parameter_count(3584)
-        7547136
+        7537792
         """
-        c, h = self.conv_channels, self.mlp_hidden
-        conv = (2 * 9 * c + c) + (self.conv_layers - 1) * (c * 9 * c + c)
-        mlp = c * h + h + h * embed_dim + embed_dim
+        c, h, b = self.conv_channels, self.mlp_hidden, int(self.bias)
+        conv = (2 * 9 * c + b * c) + (self.conv_layers - 1) * (c * 9 * c + b * c)
+        mlp = c * h + b * h + h * embed_dim + b * embed_dim
         return conv + 2 * mlp + self.n_base * embed_dim
 
 
@@ -90,15 +93,16 @@ def heatmap_channels(heatmaps: torch.Tensor) -> torch.Tensor:
     return torch.stack([1.0 - heatmaps, heatmaps], dim=-3)
 
 
-def _mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim))
+def _mlp(in_dim: int, hidden: int, out_dim: int, bias: bool) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, hidden, bias=bias), nn.GELU(), nn.Linear(hidden, out_dim, bias=bias))
 
 
 class RegionAwareAnomalyEncoder(nn.Module):
     """Eq. 9-13. ``forward(maps)`` returns P_An flattened to ``([B,] (T'-1)(N_base+10), D)``;
     ``prompts(maps)`` keeps the ``(B, T'-1, N_base+10, D)`` structure. ``init_std`` sets the
-    scale of P_base and of the MLPs' output layers (the LVLM passes its token embeddings' std,
-    so new prompts start at the size of ordinary tokens); biases start at zero."""
+    scale of P_base and of the MLPs' output layers (the LVLM passes its token embeddings' std).
+    Without biases (the default) the map X -> prompts is zero at X = 0: frames without change
+    give all-zero region and global prompts, whatever training does."""
 
     def __init__(self, config: RAEConfig, embed_dim: int, init_std: float = 0.02):
         super().__init__()
@@ -106,18 +110,18 @@ class RegionAwareAnomalyEncoder(nn.Module):
         layers: list[nn.Module] = []
         channels = 2
         for _ in range(config.conv_layers):
-            layers += [nn.Conv2d(channels, config.conv_channels, 3, padding=1), nn.GELU()]
+            layers += [nn.Conv2d(channels, config.conv_channels, 3, padding=1, bias=config.bias), nn.GELU()]
             channels = config.conv_channels
         self.conv = nn.Sequential(*layers)
-        self.mlp_region = _mlp(config.conv_channels, config.mlp_hidden, self.embed_dim)
-        self.mlp_global = _mlp(config.conv_channels, config.mlp_hidden, self.embed_dim)
+        self.mlp_region = _mlp(config.conv_channels, config.mlp_hidden, self.embed_dim, config.bias)
+        self.mlp_global = _mlp(config.conv_channels, config.mlp_hidden, self.embed_dim, config.bias)
         self.base = nn.Parameter(torch.randn(1, config.n_base, self.embed_dim) * init_std)
         for mlp in (self.mlp_region, self.mlp_global):
             nn.init.normal_(mlp[-1].weight, std=init_std)
-        # zero biases: a still heatmap (X = 0) starts as zero region / global prompts, so the
-        # first changes the LLM sees are all signal, not a small wiggle on a constant vector
+        # biases (if any) start at zero: a still heatmap (X = 0) starts as zero region / global
+        # prompts, so what the LLM sees of them is signal, not a wiggle on a constant vector
         for module in self.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
+            if isinstance(module, (nn.Conv2d, nn.Linear)) and module.bias is not None:
                 nn.init.zeros_(module.bias)
 
     @torch.no_grad()
