@@ -184,6 +184,12 @@ def test_bad_qwen_folders_name_the_file(tmp_path, base_state):
     (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"a": "model-00001-of-00002.safetensors"}}))
     with pytest.raises(LvlmFilesError, match=r"model-00001-of-00002.safetensors is missing"):
         LvlmAnswerer.from_pretrained(folder)
+    (folder / "model.safetensors.index.json").unlink()
+    _save_model_folder(base_state, folder)
+    (folder / "tokenizer.json").write_text('{"version": "1.0", "trunc')   # a cut download
+    with pytest.raises(LvlmFilesError, match=r"tokenizer.json is not readable JSON"):
+        LvlmAnswerer.from_pretrained(folder)
+    (folder / "tokenizer.json").unlink()
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "model_type": "qwen2_vl"}))
     with pytest.raises(LvlmFilesError, match=r"config.json has model_type 'qwen2_vl'"):

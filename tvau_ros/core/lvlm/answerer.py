@@ -175,6 +175,9 @@ class LvlmAnswerer:
             backbone = Qwen25VLBackbone.from_pretrained(folder, layers=(1,), dtype=_dtype(dtype), device=device)
         except (OSError, ValueError) as exc:
             raise LvlmFilesError(f"Qwen2.5-VL folder {folder}: cannot load ({exc})") from None
+        template = folder / "chat_template.json"  # newer folders keep the template beside the tokenizer
+        if getattr(backbone.tokenizer, "chat_template", None) is None and template.is_file():
+            backbone.tokenizer.chat_template = json.loads(template.read_text(encoding="utf-8")).get("chat_template")
         codec = TextCodec(backbone.tokenizer)
         vocab = folder / VOCAB_FILE
         if vocab.is_file():

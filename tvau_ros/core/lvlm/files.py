@@ -2,7 +2,8 @@
 
 A Qwen2.5-VL folder (3B / 7B Instruct, as downloaded) needs ``config.json`` of model type
 ``qwen2_5_vl`` and complete safetensors weights: ``model.safetensors``, or
-``model.safetensors.index.json`` and every shard it lists. A shard is complete when its size
+``model.safetensors.index.json`` and every shard it lists; the tokenizer, processor and
+generation JSON files are parsed when present. A shard is complete when its size
 equals its header length plus the end of its last tensor (a download cut short fails here, not
 deep inside transformers). An answerer folder (what ``tvau train rae`` writes) needs
 ``tvau_lvlm.json`` and, as it declares, ``rae.safetensors`` and the peft LoRA files
@@ -18,6 +19,10 @@ ANSWERER_FILE = "tvau_lvlm.json"
 RAE_FILE = "rae.safetensors"
 LORA_CONFIG = "adapter_config.json"
 LORA_WEIGHTS = "adapter_model.safetensors"
+
+
+OPTIONAL_JSON = ("tokenizer.json", "tokenizer_config.json", "generation_config.json", "preprocessor_config.json",
+                 "video_preprocessor_config.json", "chat_template.json")
 
 
 class LvlmFilesError(FileNotFoundError):
@@ -68,6 +73,9 @@ def check_qwen_folder(path: str | Path) -> Path:
     if config.get("model_type") != "qwen2_5_vl":
         raise LvlmFilesError(f"{what}: {folder / 'config.json'} has model_type {config.get('model_type')!r}, "
                              f"expected 'qwen2_5_vl' (Qwen2.5-VL-3B/7B-Instruct)")
+    for name in OPTIONAL_JSON:  # a cut or corrupt download fails here, naming the file
+        if (folder / name).is_file():
+            read_json(folder / name, what)
     index = folder / "model.safetensors.index.json"
     if index.is_file():
         weight_map = read_json(index, what).get("weight_map")
