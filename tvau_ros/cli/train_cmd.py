@@ -1,4 +1,5 @@
-"""``tvau train ahd``: build the encoder feature cache and train the AHD head."""
+"""``tvau train ahd``: build the encoder feature cache and train the AHD head.
+``tvau train rae``: train RAE + LoRA on the annotated dialogues (the paper's stage 2)."""
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,8 @@ def parse_setting(text: str) -> tuple[list[str], object]:
 
 
 def apply_settings(cfg, settings: list[tuple[list[str], object]]):
-    """The TrainConfig with each ``--set`` applied (unknown keys are errors naming the key)."""
-    from tvau_ros.train.config import TrainConfig
-
+    """The training config (same class as ``cfg``) with each ``--set`` applied (unknown keys are
+    errors naming the key)."""
     data = cfg.to_dict()
     for path, value in settings:
         node = data
@@ -34,7 +34,7 @@ def apply_settings(cfg, settings: list[tuple[list[str], object]]):
             raise CliError(f"--set {'.'.join(path)}: unknown training setting; known: {sorted(data)}")
         node[path[-1]] = value
     try:
-        return TrainConfig(**data) if settings else cfg
+        return type(cfg)(**data) if settings else cfg
     except (TypeError, ValueError) as exc:
         raise CliError(f"--set: {exc}") from None
 
@@ -85,8 +85,33 @@ def _run_ahd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_rae(args: argparse.Namespace) -> int:
+    from tvau_ros.core.lvlm.files import LvlmFilesError
+    from tvau_ros.train.ahd_trainer import dist_info
+    from tvau_ros.train.rae_config import load_rae_config
+    from tvau_ros.train.rae_trainer import train_rae
+
+    try:
+        cfg = load_rae_config(args.config, {"dataset": args.dataset, "out_dir": args.out, "epochs": args.epochs,
+                                            "train_dialogues": args.train_dialogues,
+                                            "val_dialogues": args.val_dialogues}, model_path=args.model_path)
+        cfg = apply_settings(cfg, args.set)
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    device = check_device(args.device)
+    try:
+        adapter = train_rae(cfg, resume=not args.restart, progress=not args.quiet, device=device)
+    except LvlmFilesError as exc:
+        raise CliError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise CliError(f"training into {cfg.out_dir}: {exc}") from None
+    if dist_info(device)[0] == 0:
+        print(f"train: adapter {adapter}")
+    return 0
+
+
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train models (AHD)")
+    parser = subparsers.add_parser("train", help="train models (AHD; RAE + LoRA)")
     sub = parser.add_subparsers(dest="train_command", metavar="TRAIN_COMMAND")
     ahd = sub.add_parser(
         "ahd", help="train the Anomaly Heatmap Decoder on cached frozen-encoder features",
@@ -107,4 +132,25 @@ def register(subparsers) -> None:
     ahd.add_argument("--quiet", action="store_true", help="no progress bars")
     add_device_option(ahd, "the encoder (feature cache) and the training")
     ahd.set_defaults(func=_run_ahd)
+    rae = sub.add_parser(
+        "rae", help="train RAE + LoRA of the Qwen2.5-VL answerer on annotated dialogues (stage 2)",
+        description="Trains only the Region-aware Anomaly Encoder and LoRA adapters on the LLM's attention "
+                    "projections (the LVLM stays frozen) on the multi-turn dialogues of `tvau data annotate`, "
+                    "with heatmaps from ground-truth masks. Writes OUT/adapter (tvau_lvlm.json, rae.safetensors, "
+                    "LoRA). Resumes from OUT/last.pt; under torchrun each process trains a shard. "
+                    "Configs: training/configs/rae_*.yaml; docs/rae_lvlm.md.")
+    rae.add_argument("--config", required=True, help="training YAML (e.g. training/configs/rae_qwen2_5_vl_7b.yaml)")
+    rae.add_argument("--model-path", help="local Qwen2.5-VL-3B/7B-Instruct folder (overrides model.model_path)")
+    rae.add_argument("--dataset", help="override the dataset root (frames and masks)")
+    rae.add_argument("--train-dialogues", help="override the training dialogue JSONL")
+    rae.add_argument("--val-dialogues", help="override the validation dialogue JSONL")
+    rae.add_argument("--out", help="override the output folder")
+    rae.add_argument("--epochs", type=int, help="override the number of epochs")
+    rae.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY=VALUE",
+                     help="override any config key, dotted for sections, value in YAML (repeatable): "
+                          "--set lora.r=8 --set batch_size=1")
+    rae.add_argument("--restart", action="store_true", help="ignore out/last.pt and train from scratch")
+    rae.add_argument("--quiet", action="store_true", help="no progress output")
+    add_device_option(rae, "the LVLM and the training")
+    rae.set_defaults(func=_run_rae)
     parser.set_defaults(func=lambda _args: parser.print_help() or 0)

@@ -46,3 +46,25 @@ def typed_section(cls, values, where: str) -> dict:
         raise ValueError(f"pipeline option '{where}' must be a mapping, got {values!r}")
     kinds = {f.name: f.type for f in dataclasses.fields(cls)}
     return {k: typed_value(v, kinds[k], f"{where}.{k}") if kinds.get(k) in KINDS else v for k, v in values.items()}
+
+
+def dataclass_from_dict(cls, data, source: str, what: str):
+    """``cls(**data)`` for a settings dataclass: a non-mapping, unknown keys or a rejected value is
+    a ValueError starting with ``source`` and naming the keys (``what``: "RAE", "training", ...).
+
+    >>> from tvau_ros.core.rae import RAEConfig
+    >>> dataclass_from_dict(RAEConfig, {"n_base": 2, "width": 3}, "rae.yaml", "RAE")
+    Traceback (most recent call last):
+    ...
+    ValueError: rae.yaml: unknown RAE setting(s) ['width']; known: ['bias', 'conv_channels', 'conv_layers', 'mlp_hidden', 'n_base']
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: expected a mapping of {what} settings")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{source}: unknown {what} setting(s) {unknown}; known: {sorted(known)}")
+    try:
+        return cls(**data)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{source}: {exc}") from None
