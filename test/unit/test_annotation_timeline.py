@@ -1,5 +1,4 @@
 """Identity association, background suppression and refinement on small rendered videos."""
-import sys
 
 import cv2
 import numpy as np

@@ -1,5 +1,4 @@
 """Ground geometry, entry/exit sides, turns and speed states with known answers."""
-import sys
 
 import numpy as np
 import pytest

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -176,7 +176,7 @@ class AnomalyHeatmapDecoder(nn.Module):
                 "patch_size": self.patch_size, "temporal_patch": self.temporal_patch}
 
     @classmethod
-    def from_config(cls, config: AHDConfig, dims: dict[str, int], text_features: torch.Tensor | None = None) -> "AnomalyHeatmapDecoder":
+    def from_config(cls, config: AHDConfig, dims: dict[str, int], text_features: torch.Tensor | None = None) -> AnomalyHeatmapDecoder:
         return cls(text_features=text_features, motion=config.motion, mlp_hidden=config.mlp_hidden,
                    logit_scale=config.logit_scale, motion_stride=config.motion_stride, **dims)
 
@@ -249,7 +249,7 @@ class TorchAHDEngine:
 
     @classmethod
     def from_config(cls, config: AHDConfig, backbone=None, text_features: torch.Tensor | None = None,
-                    seed: int | None = 0, device: str = "cpu") -> "TorchAHDEngine":
+                    seed: int | None = 0, device: str = "cpu") -> TorchAHDEngine:
         """A randomly initialised head (``seed``) on ``backbone`` (built from the config if None).
         Text features are computed from ``config.prompts`` unless given."""
         from tvau_ros.core.backbones import build_backbone
@@ -262,7 +262,7 @@ class TorchAHDEngine:
         return cls(backbone, head, config, model_id=f"tvau_ahd_{config.backbone}_untrained", device=device)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, backbone=None, device: str = "cpu") -> "TorchAHDEngine":
+    def from_checkpoint(cls, path: str | os.PathLike, backbone=None, device: str = "cpu") -> TorchAHDEngine:
         """Head weights, text features and config from an AHD checkpoint (no text encoder is loaded)."""
         from tvau_ros.core.backbones import build_backbone
         from tvau_ros.core.checkpoint import load_ahd_checkpoint

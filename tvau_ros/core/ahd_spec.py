@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import yaml
@@ -55,7 +56,7 @@ class AHDConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "AHDConfig":
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> AHDConfig:
         if not isinstance(data, dict):
             raise ValueError(f"{source}: expected a mapping of AHD settings")
         known = {f.name for f in dataclasses.fields(cls)}
@@ -100,7 +101,7 @@ class AHDOutput:
     heatmap: Any
     meta: dict = field(default_factory=dict)
 
-    def numpy(self) -> "AHDOutput":
+    def numpy(self) -> AHDOutput:
         def conv(x):
             return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)  # torch or numpy
 

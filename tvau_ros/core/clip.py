@@ -14,7 +14,7 @@ To keep the camera's aspect ratio, configure an ``input_size`` with that ratio;
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np

@@ -13,8 +13,8 @@ tvau_ros.core.engine_registry.EngineLoadError: unknown engine 'nope'; choose one
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tvau_ros.core.config_values import typed_value
 from tvau_ros.core.engine import HeatmapEngine

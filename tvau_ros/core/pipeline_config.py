@@ -101,7 +101,7 @@ class PipelineConfig:
     ground: GroundConfig | None = None
 
     @classmethod
-    def from_dict(cls, cfg: dict) -> "PipelineConfig":
+    def from_dict(cls, cfg: dict) -> PipelineConfig:
         """From a dict as returned by ``load_pipeline_config``; a value of the wrong type or out
         of range is a ValueError naming its key."""
         def number(key: str, kind: str, minimum: float, value=None):

@@ -13,9 +13,9 @@ masks lazily, so loading a split is cheap and a sample can be sent to worker pro
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -12,8 +12,8 @@ and the mean over answers is reported. Settings (``BleuSettings``) and why: docs
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -10,8 +10,8 @@ The conversion runs once; the result is cached as safetensors (see ``cache_dir``
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn

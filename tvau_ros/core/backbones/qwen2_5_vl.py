@@ -11,7 +11,7 @@ the argsort of the window index the model computes and returns a ``(t, h, w, D)`
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -19,8 +19,9 @@ background so a service can say "still loading" instead of blocking.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -275,13 +276,13 @@ class AnswererSlot:
         self._done = threading.Event()
 
     @classmethod
-    def ready(cls, answerer: TextAnswerer) -> "AnswererSlot":
+    def ready(cls, answerer: TextAnswerer) -> AnswererSlot:
         slot = cls(lambda: answerer, answerer.name)
         slot._answerer = answerer
         slot._done.set()
         return slot
 
-    def start(self) -> "AnswererSlot":
+    def start(self) -> AnswererSlot:
         threading.Thread(target=self._load, name=f"load_{self.name}", daemon=True).start()
         return self
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -98,7 +98,7 @@ class _Session:
 class PendingTurn:
     """An opened question: checked, its session taken; ``Dialogue.answer`` answers it."""
 
-    dialogue: "Dialogue"
+    dialogue: Dialogue
     question: str
     session_id: str
     session: _Session | None
@@ -235,7 +235,7 @@ class Dialogue:
         """Answer one question (see the module docstring); QueryError when it cannot."""
         return self.answer(self.open_turn(question, session_id, reset), window, on_text, cancel)
 
-    def open_turn(self, question: str, session_id: str = "", reset: bool = False) -> "PendingTurn":
+    def open_turn(self, question: str, session_id: str = "", reset: bool = False) -> PendingTurn:
         """The cheap checks, on the caller's thread: the question, the answerer, the session
         (taken for this question until ``answer`` or ``PendingTurn.release``); QueryError when one fails."""
         try:
@@ -260,7 +260,7 @@ class Dialogue:
         self.stats.error(code)
         return QueryError(code, message)
 
-    def answer(self, pending: "PendingTurn", window: tuple[int, int] = (0, 0),
+    def answer(self, pending: PendingTurn, window: tuple[int, int] = (0, 0),
                on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> Answer:
         """Answer an opened question (the expensive part, e.g. on a worker); releases its session."""
         try:
@@ -272,7 +272,7 @@ class Dialogue:
         finally:
             pending.release()
 
-    def _answer(self, pending: "PendingTurn", window, on_text, cancel) -> Answer:
+    def _answer(self, pending: PendingTurn, window, on_text, cancel) -> Answer:
         session, text, answerer = pending.session, pending.question, pending.answerer
         if cancel is not None and cancel.is_set():
             raise QueryError("cancelled", "the question was cancelled before it was answered")

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 QUESTION_JUDGMENT = "Is there any anomaly in the video?"
 QUESTION_APPEARANCE = "What does the abnormal target look like?"

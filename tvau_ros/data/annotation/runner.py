@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from tvau_ros.data.annotation.evaluate import evaluate, goals
 from tvau_ros.data.annotation.pipeline import (AnnotateConfig, AnnotationInputError, VideoAnnotation,

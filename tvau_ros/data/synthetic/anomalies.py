@@ -8,8 +8,8 @@ pattern or gait differs from normal walkers).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -62,7 +62,7 @@ class Figure:
             ring = np.asarray(center) + radius * _RING10
         self.prims.append(("shadow", self.many(ring), alpha, (0, 0, 0)))
 
-    def extend(self, other: "Figure") -> None:
+    def extend(self, other: Figure) -> None:
         base = len(self.pts)
         self.pts.extend(other.pts)
         self.prims.extend((k, tuple(i + base for i in idx), s, c) for k, idx, s, c in other.prims)

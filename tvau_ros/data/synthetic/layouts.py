@@ -48,7 +48,7 @@ class GroundMap:
         x, z = np.nan_to_num(x, nan=-1e6), np.nan_to_num(z, nan=-1e6)
         col = np.floor((x - self.X0) / self.RES).astype(np.int64)
         row = np.floor((z - self.Z0) / self.RES).astype(np.int64)
-        ok = (col >= 0) & (col < self.NX) & (row >= 0) & (row < self.NZ) 
+        ok = (col >= 0) & (col < self.NX) & (row >= 0) & (row < self.NZ)
         out = np.zeros(np.shape(x), np.uint8)
         out[ok] = self.codes[row[ok], col[ok]]
         return out
@@ -114,7 +114,7 @@ class Route:
     def _interp(self, s: np.ndarray) -> np.ndarray:
         return np.stack([np.interp(s, self.cum, self.points[:, 0]), np.interp(s, self.cum, self.points[:, 1])], 1)
 
-    def reversed(self) -> "Route":
+    def reversed(self) -> Route:
         return Route(self.points[::-1].copy(), self.width, self.kind, self.one_way, self.name + "_rev")
 
 
