@@ -166,7 +166,7 @@ def train_detector(inputs: torch.Tensor, boxes: list[np.ndarray], epochs: int, b
                 flip = generator.random(len(idx)) < 0.5
                 x[flip] = x[flip].flip(-1)
                 batch_boxes = [b.copy() for b in (boxes[i] for i in idx)]
-                for b, f in zip(batch_boxes, flip):
+                for b, f in zip(batch_boxes, flip, strict=True):
                     if f and len(b):
                         b[:, 0] = image_width - b[:, 0] - b[:, 2]
                 targets = [t.to(device) for t in heatmap_targets(batch_boxes, grid)]
@@ -206,7 +206,7 @@ def precision_recall(detected: list[np.ndarray], truth: list[np.ndarray], min_io
     (1.0, 0.5)
     """
     matched = found = total = 0
-    for d, g in zip(detected, truth):
+    for d, g in zip(detected, truth, strict=True):
         found, total = found + len(d), total + len(g)
         if len(d) and len(g):
             iou = _iou(np.asarray(d), np.asarray(g))

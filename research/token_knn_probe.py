@@ -66,7 +66,7 @@ def _pairs(cache: FeatureCache, split: str) -> tuple[torch.Tensor, torch.Tensor,
     tokens, targets = cache.load(entries)
     per_video = [np.load(cache.root / e["file"])["labels"][:, 1] for e in entries]
     labels = np.concatenate(per_video)
-    scenes = np.concatenate([[scene_of(e["name"])] * len(v) for e, v in zip(entries, per_video)])
+    scenes = np.concatenate([[scene_of(e["name"])] * len(v) for e, v in zip(entries, per_video, strict=True)])
     return tokens, targets, labels, scenes
 
 

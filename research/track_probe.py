@@ -68,7 +68,7 @@ def video_tracks(video, detect=foreground_boxes, tracker_cfg: TrackerConfig = TR
         x0, y0 = np.maximum(boxes[:, 0], 0).astype(int), np.maximum(boxes[:, 1], 0).astype(int)  # inside the frame
         x1, y1 = np.minimum(boxes[:, 0] + boxes[:, 2], width).astype(int), np.minimum(boxes[:, 1] + boxes[:, 3], height).astype(int)
         regions = [Region(Box(int(a), int(b), int(c - a), int(d - b)), 1.0, 1.0, 0.0)
-                   for a, b, c, d in zip(x0, y0, x1, y1) if c > a and d > b]
+                   for a, b, c, d in zip(x0, y0, x1, y1, strict=True) if c > a and d > b]
         tracker.update(regions, stamp_ns=int(t / fps * 1e9), image_size=(height, width))
         mask = (video.read_mask(t) > 0) if labels[t] else None
         total = float(mask.sum()) if mask is not None else 0.0
@@ -260,7 +260,7 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
            "boxes_per_frame": sum(len(t) for t in tables.values()) / sum(v.num_frames for v in videos)}
     for name, scorer in scorers.items():
         frame_scores, detections, box_scores, top_normal = {}, {}, [], []
-        for video, view in zip(videos, views):
+        for video, view in zip(videos, views, strict=True):
             table = tables[video.name]
             scores = scorer(features[video.name])
             box_scores.append(scores)
@@ -271,7 +271,7 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
             position = {int(f): i for i, f in enumerate(view.source_frames)}
             detections[video.name] = [
                 Detection(video.name, position[int(r[0])], (r[2], r[3], r[2] + r[4] - 1, r[3] + r[5] - 1), float(s))
-                for r, s in zip(table, scores) if int(r[0]) in position]
+                for r, s in zip(table, scores, strict=True) if int(r[0]) in position]
             at_edge = edge_boxes(table, video.height, video.width, 1)
             labels = np.asarray(video.frame_labels)
             for frame in view.source_frames[labels[view.source_frames] == 0]:

@@ -205,7 +205,7 @@ def _encode_history(backbone, video, ends: np.ndarray, stored: dict, history: tu
     out = np.zeros((len(stored["boxes"]), len(history), 2, *current.shape[1:2], current.shape[-1]), np.float16)
     for j, k in enumerate(history):
         images = []
-        for box, i in zip(stored["boxes"].tolist(), stored["owner"]):
+        for box, i in zip(stored["boxes"].tolist(), stored["owner"], strict=True):
             t = int(ends[i])
             x0, y0, s = follow_box(components, tuple(box), t, k, h, w) if follow else box
             images.append(cv2.resize(pixels[max(t - k, 0), y0:y0 + s, x0:x0 + s], (crop, crop)))
@@ -266,7 +266,7 @@ def linear_probe(cache: FeatureCache, c: float = 1e-3, history: str | None = Non
     for half in ("validation", "train"):
         crop_scores = [model.predict_proba(scaler.transform(x))[:, 1] if len(x) else np.zeros(0)
                        for x, _, _, _ in videos[half]]
-        frame_scores = [frame_max(s, owner, len(labels)) for s, (_, _, owner, labels) in zip(crop_scores, videos[half])]
+        frame_scores = [frame_max(s, owner, len(labels)) for s, (_, _, owner, labels) in zip(crop_scores, videos[half], strict=True)]
         result[half] = {
             "crop_auc": 100 * roc_auc_score(np.concatenate([v[1] for v in videos[half]]), np.concatenate(crop_scores)),
             "frame_auc": 100 * roc_auc_score(np.concatenate([v[3] for v in videos[half]]), np.concatenate(frame_scores))}

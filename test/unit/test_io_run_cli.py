@@ -96,7 +96,7 @@ def test_a_rejected_frame_keeps_its_place_in_every_output(clip, tmp_path):
     expected = [e for f in frames if (e := reference.push(f.image, f.time_ns)) is not None] + [reference.finish()]
     by_position = [i for i in range(20) if i != 5]  # pipeline frame index -> source position
     for evidence in [e for e in expected if e is not None]:
-        for index, heatmap in zip(evidence.new_frame_indices, evidence.heatmaps):  # stored at half size (area)
+        for index, heatmap in zip(evidence.new_frame_indices, evidence.heatmaps, strict=True):  # stored at half size (area)
             assert abs(float(heatmap.mean()) - float(heatmaps[by_position[index]].mean())) < 1e-5
     assert len(events) == len([e for e in expected if e is not None])
     video = cv2.VideoCapture(str(tmp_path / "out" / "annotated.mp4"))

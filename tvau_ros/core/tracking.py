@@ -112,7 +112,7 @@ class Tracker:
         cost = np.array([[self._cost(t, r, diagonal, stamp_ns) for r in regions] for t in self._tracks])
         feasible = np.isfinite(cost)
         rows, cols = linear_sum_assignment(np.where(feasible, cost, 1e6))
-        return [(int(i), int(j)) for i, j in zip(rows, cols) if feasible[i, j]]
+        return [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if feasible[i, j]]
 
     def update(self, regions: list[Region], stamp_ns: int, image_size: tuple[int, int]) -> TrackUpdate:
         """Match ``regions`` (boxes in source pixels of an image of ``image_size`` = (h, w)).

@@ -99,7 +99,7 @@ def spans_from_labels(labels: np.ndarray, object_id: int = 1) -> list[TrackSpan]
     """Contiguous runs of abnormal frames as track spans (for datasets without track files)."""
     padded = np.concatenate([[0], (np.asarray(labels) > 0).astype(np.int8), [0]])
     edges = np.flatnonzero(np.diff(padded))
-    return [TrackSpan(object_id, int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+    return [TrackSpan(object_id, int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def png_size(path: Path) -> tuple[int, int]:

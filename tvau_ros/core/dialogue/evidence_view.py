@@ -109,7 +109,7 @@ class EvidenceView:
     @property
     def fps(self) -> float:
         """Frame rate from the stamps (frames per second of the frame numbers)."""
-        steps = [(b.stamp_ns - a.stamp_ns) / (b.index - a.index) for a, b in zip(self.frames, self.frames[1:])
+        steps = [(b.stamp_ns - a.stamp_ns) / (b.index - a.index) for a, b in zip(self.frames, self.frames[1:], strict=False)
                  if b.index > a.index and b.stamp_ns > a.stamp_ns]
         return 1e9 / float(np.median(steps)) if steps else 15.0
 
@@ -140,7 +140,7 @@ def _frame_regions(evidence: Evidence) -> dict[int, tuple[Region, ...]]:
     """Regions per frame index: every new frame's (``frame_results``), else (evidence rebuilt from
     messages, which carry the newest frame's only) the newest frame's."""
     if len(evidence.frame_results) == len(evidence.new_frame_indices):
-        return {i: tuple(r.regions) for i, r in zip(evidence.new_frame_indices, evidence.frame_results)}
+        return {i: tuple(r.regions) for i, r in zip(evidence.new_frame_indices, evidence.frame_results, strict=True)}
     return {evidence.frame_index: tuple(evidence.regions)}
 
 
@@ -152,7 +152,7 @@ def build_view(store: EvidenceStore, episodes: list[Episode], start_ns: int, end
     for ev in evidence:
         frames = {f.index: f for f in ev.frames}
         regions = _frame_regions(ev)
-        for index, heatmap in zip(ev.new_frame_indices, ev.heatmaps):
+        for index, heatmap in zip(ev.new_frame_indices, ev.heatmaps, strict=True):
             frame = frames.get(index)
             if frame is None or not start_ns <= frame.stamp_ns <= end_ns:
                 continue

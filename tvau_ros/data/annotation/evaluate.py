@@ -72,7 +72,7 @@ def _score(c: Counter, r: TargetResult, t: dict, tolerance: float) -> None:
     """Add one matched (result, truth) pair to the counters ``c``."""
     attrs, truth_attrs, traj = r.timeline.attributes, t["attributes"], t["trajectory"]
     c["targets_matched"] += 1
-    for key, stated in zip(("top_color", "bottom_color"), r.stated):
+    for key, stated in zip(("top_color", "bottom_color"), r.stated, strict=True):
         if stated is not None:
             c[key + "_stated"] += 1
             c[key] += stated == truth_attrs.get(key)

@@ -192,7 +192,7 @@ def motion_answers(t, anchors: Anchors = FRAMES) -> list[str]:
         ]
     parts = [f"{VERBS[s['state']][0]} from {anchors.at(s['start'])} to {anchors.at(s['end'])}" for s in states]
     changes = [f"from {VERBS[a['state']][1]} to {VERBS[b['state']][1]} at {anchors.at(b['start'])}"
-               for a, b in zip(states, states[1:])]
+               for a, b in zip(states, states[1:], strict=False)]
     arrows = " -> ".join(f"{VERBS[s['state']][1]} ({anchors.bare(s['start'], s['end'])})" for s in states)
     return [
         f"The {noun} {', then '.join(parts)}.",

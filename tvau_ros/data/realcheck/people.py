@@ -71,7 +71,7 @@ def _clear_path(facts: SceneFacts, uvs: np.ndarray, source_frames, boxes=None) -
     boxes = boxes or [_person_box(facts, uv) for uv in uvs]
     if not all(_inside(facts, b) for b in boxes) or not facts.on_walkway(uvs).all():
         return False
-    return not any(facts.collides(f, b, uv[1]) for f, b, uv in zip(source_frames, boxes, uvs))
+    return not any(facts.collides(f, b, uv[1]) for f, b, uv in zip(source_frames, boxes, uvs, strict=True))
 
 
 def _walk_to(facts: SceneFacts, rng: np.random.Generator, velocity, longest: int) -> np.ndarray:

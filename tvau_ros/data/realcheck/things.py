@@ -213,7 +213,7 @@ def _runs_over_people(facts: SceneFacts, roots: np.ndarray, heading: float, kind
     length, width = VEHICLE_SIZE[kind]
     fwd = np.array([np.sin(heading), np.cos(heading)])
     right = np.array([np.cos(heading), -np.sin(heading)])
-    for root, f in zip(roots, frames):
+    for root, f in zip(roots, frames, strict=True):
         feet = facts.ground_feet(f) - root
         if len(feet) and np.any((np.abs(feet @ fwd) <= length / 2 + clearance)
                                 & (np.abs(feet @ right) <= width / 2 + clearance)):

@@ -132,7 +132,7 @@ def _place_props(scene_rng, gm: L.GroundMap, vf: L.ViewFrame, cam: Camera, layou
     dist = cv2.distanceTransform((~walk).astype(np.uint8), cv2.DIST_L2, 5) * gm.RES
     n = 600
     u, v = scene_rng.uniform(-0.05, 1.05, n), scene_rng.uniform(-0.05, 1.05, n)
-    pts = np.array([vf.pt(a, b) for a, b in zip(u, v)])
+    pts = np.array([vf.pt(a, b) for a, b in zip(u, v, strict=True)])
     codes = gm.code_at(pts[:, 0], pts[:, 1])
     col = np.clip(((pts[:, 0] - gm.X0) / gm.RES).astype(int), 1, gm.NX - 2)
     row = np.clip(((pts[:, 1] - gm.Z0) / gm.RES).astype(int), 1, gm.NZ - 2)
