@@ -164,6 +164,10 @@ def main() -> None:
     summary = {"crop": args.crop, "layers": layers, "bank": int(len(bank)), "held_out": int(len(held)),
                "calibration": stats}
     width = len(FEATURES)
+
+    def sigmoid(x):
+        return np.where(np.isneginf(x), 0.0, 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50))))
+
     for split in splits:
         videos, tables = split_tables(args.dataset, split, args.tracks, 1)
         features = {v.name: track_features(tables[v.name], v.fps) for v in videos}
@@ -184,7 +188,6 @@ def main() -> None:
                 extra[idx, 0] = z("appearance", appearance(embedded[v.name]))
                 extra[idx, 1] = z("kinematic", kinematic(f[idx]))
             extended[v.name] = np.concatenate([f, extra], 1)
-        sigmoid = lambda x: np.where(np.isneginf(x), 0.0, 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50))))  # noqa: E731
         scorers = {"kinematic_knn": lambda f: sigmoid(f[:, width + 1]),
                    "appearance_knn": lambda f: sigmoid(f[:, width]),
                    "sum_of_z": lambda f: sigmoid(f[:, width] + f[:, width + 1]),

@@ -118,7 +118,7 @@ def associate(observations: list[FrameObservation], use_ids: bool, max_gap: int 
                     if score is not None:
                         pairs.append((score, ti, ni))
             used_t, used_n = set(), set()
-            for score, ti, ni in sorted(pairs, reverse=True):
+            for _score, ti, ni in sorted(pairs, reverse=True):
                 if ti in used_t or ni in used_n:
                     continue
                 used_t.add(ti)

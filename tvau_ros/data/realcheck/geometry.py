@@ -98,7 +98,7 @@ def fit_camera(line: PersonHeight, width: int, height: int,
     rows = np.linspace(max(line.horizon_v + 0.25 * height, 0.3 * height), height - 1, 8)
     best, best_err = None, np.inf
     grids = [(np.arange(2.0, 80.0, 1.0), np.arange(1.0, 40.0, 0.25))]
-    for level in range(2):
+    for _level in range(2):
         for tilt in grids[-1][0]:
             for cam_h in grids[-1][1]:
                 cam = Camera(width, height, float(cam_h), float(tilt), hfov_deg)

@@ -184,7 +184,7 @@ def fighting(ctx, ids, subtle):
             "params": {"side": int(i / ctx.fps * 1.7 + kk) % 2}})
         if falls and k == 1:
             n = _seconds(ctx, 0.6, 0.8)
-            sc.hold(n, "fall", True, each=lambda i: {"params": {"progress": (i + 1) / n, "sideways": False}})
+            sc.hold(n, "fall", True, each=lambda i, n=n: {"params": {"progress": (i + 1) / n, "sideways": False}})
             sc.hold(max(0, ctx.num_frames - sc.frame), "lie", True, rate_hz=0.3,
                     each=lambda i: {"params": {"sideways": False}})
         else:

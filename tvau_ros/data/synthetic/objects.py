@@ -90,7 +90,7 @@ def tree_figure(root, rng: np.random.Generator, cam_pos) -> Figure:
     cam_dir[1] = 0
     cam_dir /= np.linalg.norm(cam_dir) + 1e-9
     side = np.cross(UP, cam_dir)
-    for k in range(5):
+    for _k in range(5):
         off = rng.normal(0, 0.35 * r, 3) * np.array([1, 0.6, 1])
         shade = np.clip(green * rng.uniform(0.8, 1.25), 0, 255)
         _ellipsoid(fig, c + off, side, cam_dir, (0.75 * r, 0.7 * r), tuple(int(x) for x in shade))
@@ -113,7 +113,7 @@ def bush_figure(root, rng: np.random.Generator, cam_pos, size: float | None = No
     cam_dir /= np.linalg.norm(cam_dir) + 1e-9
     side = np.cross(UP, cam_dir)
     fig = Figure()
-    for k in range(3):
+    for _k in range(3):
         off = np.array([rng.normal(0, 0.4 * r), 0, rng.normal(0, 0.2 * r)])
         shade = np.clip(green * rng.uniform(0.8, 1.2), 0, 255)
         _ellipsoid(fig, root + off + 0.6 * r * UP, side, cam_dir, (r, 0.6 * r), tuple(int(x) for x in shade))
