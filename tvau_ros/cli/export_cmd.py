@@ -80,7 +80,8 @@ def _run_onnx(args: argparse.Namespace) -> int:
         path = export_ahd_onnx(engine, args.out, opset=args.opset, frames=args.frames)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
-    print(f"wrote {path} (input clip: T x 3 x {engine.input_size[0]} x {engine.input_size[1]}, model {engine.model_id})")
+    print(f"wrote {path} (input clip: T x 3 x {engine.input_size[0]} x {engine.input_size[1]}, "
+          f"model {engine.model_id})")
     if args.verify:
         print(f"verified: max |heatmap torch - onnxruntime| = {_verify(engine, path):.2e}")
     return 0

@@ -79,7 +79,8 @@ def load_ahd_config(name_or_path: str | os.PathLike = "default") -> AHDConfig:
     else:
         packaged = resources.files("tvau_ros") / "configs" / f"ahd_{name_or_path}.yaml"
         if not packaged.is_file():
-            raise FileNotFoundError(f"unknown AHD config {str(name_or_path)!r}: neither a .yaml file nor tvau_ros/configs/ahd_{name_or_path}.yaml")
+            raise FileNotFoundError(f"unknown AHD config {str(name_or_path)!r}: neither a .yaml file "
+                                    f"nor tvau_ros/configs/ahd_{name_or_path}.yaml")
         text, source = packaged.read_text(encoding="utf-8"), f"tvau_ros/configs/ahd_{name_or_path}.yaml"
     try:
         data = yaml.safe_load(text)
@@ -130,7 +131,8 @@ def heatmap_result(output: AHDOutput, frames: np.ndarray) -> HeatmapResult:
     return HeatmapResult(heatmap, output.class_maps)
 
 
-def load_ahd_engine(path: str | os.PathLike, backend: str = "torch", device: str = "cpu", providers: Sequence[str] | None = None):
+def load_ahd_engine(path: str | os.PathLike, backend: str = "torch", device: str = "cpu",
+                    providers: Sequence[str] | None = None):
     """An AHD engine for the pipeline: ``backend`` ``torch`` reads an AHD checkpoint
     (.safetensors); ``onnxruntime`` reads an exported graph (.onnx), or the .onnx next to a
     given checkpoint (same stem). ``device`` applies to torch; ``providers`` to onnxruntime

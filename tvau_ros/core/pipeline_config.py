@@ -5,10 +5,11 @@ ValueError naming the key).
 >>> cfg = load_pipeline_config(overrides={"regions": {"threshold": 0.6}})
 >>> PipelineConfig.from_dict(cfg).regions.threshold
 0.6
->>> load_pipeline_config(overrides={"regions": {"treshold": 0.6}})
+>>> load_pipeline_config(overrides={"regions": {"treshold": 0.6}})  # doctest: +NORMALIZE_WHITESPACE
 Traceback (most recent call last):
 ...
-ValueError: unknown pipeline option 'regions.treshold'; known: ['candidate_threshold', 'label', 'max_regions', 'merge_fraction', 'min_area_fraction', 'smoothing_sigma', 'threshold']
+ValueError: unknown pipeline option 'regions.treshold'; known: ['candidate_threshold', 'label', 'max_regions',
+'merge_fraction', 'min_area_fraction', 'smoothing_sigma', 'threshold']
 """
 from __future__ import annotations
 
@@ -128,7 +129,8 @@ class PipelineConfig:
             tracking=TrackerConfig(**typed_section(TrackerConfig, cfg["tracking"], "tracking")),
             evidence_max_items=number("evidence.max_items", "int", 1),
             evidence_max_bytes=number("evidence.max_bytes", "int", 1),
-            ground=GroundConfig(camera_pose=pose, **{k: v for k, v in ground.items() if k != "camera_pose"}) if enabled else None,
+            ground=(GroundConfig(camera_pose=pose, **{k: v for k, v in ground.items() if k != "camera_pose"})
+                    if enabled else None),
         )
 
 

@@ -45,13 +45,15 @@ def export_ahd_onnx(engine, path: str | os.PathLike, opset: int = 17, frames: in
     import onnx
 
     if engine.backbone.name not in EXPORTABLE_BACKBONES:
-        raise ValueError(f"ONNX export supports the backbones {list(EXPORTABLE_BACKBONES)}, not {engine.backbone.name!r}")
+        raise ValueError(f"ONNX export supports the backbones {list(EXPORTABLE_BACKBONES)}, "
+                         f"not {engine.backbone.name!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = engine.model.to("cpu").eval()
     frames = frames or engine.clip_len
     if engine.head.temporal_patch > 1 and frames % engine.head.temporal_patch:
-        raise ValueError(f"frames={frames} must be a multiple of the backbone's temporal patch {engine.head.temporal_patch}")
+        raise ValueError(f"frames={frames} must be a multiple of the backbone's temporal patch "
+                         f"{engine.head.temporal_patch}")
     example = torch.zeros(frames, 3, *engine.input_size)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python control flow

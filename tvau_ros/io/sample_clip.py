@@ -104,8 +104,9 @@ def render_sample_clip(width: int = 320, height: int = 240, frames: int = 90, fp
     for i in range(walkers):
         foot_y = height * rng.uniform(0.55, 0.95)
         people.append({
-            "x": width * rng.uniform(0.15, 0.85), "y": foot_y, "vx": rng.choice([-1, 1]) * rng.uniform(0.7, 1.2) * scale,
-            "h": (28 + 30 * foot_y / height) * scale, "color": PALETTE[(i + 1) % len(PALETTE)], "phase": rng.uniform(0, 6),
+            "x": width * rng.uniform(0.15, 0.85), "y": foot_y,
+            "vx": rng.choice([-1, 1]) * rng.uniform(0.7, 1.2) * scale, "h": (28 + 30 * foot_y / height) * scale,
+            "color": PALETTE[(i + 1) % len(PALETTE)], "phase": rng.uniform(0, 6),
         })
     runner_y, runner_h, runner_v = height * 0.72, 50 * scale, 6.5 * scale
     out = np.empty((frames, height, width, 3), np.uint8)

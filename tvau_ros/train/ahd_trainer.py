@@ -154,9 +154,10 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
         raise ValueError(f"no training videos in the feature cache {cache.root}")
     tokens, targets = cache.load(train_videos)
     if model_cfg.motion and tokens.shape[2] < 2:
-        raise ValueError(f"model.motion needs both frames of a cached pair as separate steps, but the cache {cache.root} "
-                         f"holds one {cache.dims.get('temporal_patch')}-frame temporal patch per pair: set model.motion "
-                         f"to false (the temporal patch already sees both frames)")
+        raise ValueError(f"model.motion needs both frames of a cached pair as separate steps, "
+                         f"but the cache {cache.root} holds one {cache.dims.get('temporal_patch')}-frame "
+                         f"temporal patch per pair: set model.motion to false (the temporal patch already sees both "
+                         f"frames)")
     val_entries = cache.videos("validation")
     val = cache.load(val_entries) if val_entries else None
 
@@ -226,7 +227,8 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
 
 
 def _save(path: Path, head, model_cfg: AHDConfig, cfg: TrainConfig, videos: list[dict], best: dict) -> None:
-    model_id = f"tvau_ahd_{model_cfg.backbone}_{cfg.regime}{'' if cfg.encoder_init == 'pretrained' else '_random_encoder'}"
+    suffix = "" if cfg.encoder_init == "pretrained" else "_random_encoder"
+    model_id = f"tvau_ahd_{model_cfg.backbone}_{cfg.regime}{suffix}"
     save_ahd_checkpoint(path, head, model_cfg, model_id=model_id, prompts=load_prompt_set(model_cfg.prompts),
                         extra={"train_config": cfg.to_dict(), "best": best,
                                "train_videos": [v["name"] for v in videos]})

@@ -132,7 +132,8 @@ def build_feature_cache(
     old = json.loads(index_path.read_text()) if index_path.is_file() else {}
     reuse = bool(old) and encoder_settings(**_stored(old.get("settings", {}))) == settings
 
-    backbone = build_backbone(model_config.backbone, model_config.layers, model_config.cache_dir, model_config.model_path)
+    backbone = build_backbone(model_config.backbone, model_config.layers, model_config.cache_dir,
+                              model_config.model_path)
     check_input_size(model_config, backbone)  # an encoder would floor the grid and drop the edge pixels
     text_features = cached_text_features(backbone, load_prompt_set(model_config.prompts), model_config.cache_dir)
     if encoder_init == "random":

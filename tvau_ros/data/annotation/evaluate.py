@@ -53,7 +53,8 @@ def match_turns(predicted: list[dict], truth: list[dict], tolerance: float) -> i
     used, hits = set(), 0
     for p in predicted:
         candidates = [(abs(p["frame"] - t["frame"]), i) for i, t in enumerate(truth)
-                      if i not in used and t["direction"] == p["direction"] and abs(p["frame"] - t["frame"]) <= tolerance]
+                      if i not in used and t["direction"] == p["direction"]
+                      and abs(p["frame"] - t["frame"]) <= tolerance]
         if candidates:
             used.add(min(candidates)[1])
             hits += 1

@@ -189,8 +189,9 @@ def refine_timeline(timeline: TargetTimeline, frame_shape: tuple[int, int], min_
     ``min_conf``), it is not cut by an image border and not shrunk by occlusion (at least 60%
     of the median mask area). The timeline's colours are the winners of the summed, per-frame
     normalised votes of confident observations of the timeline's majority posture (upright or
-    wide; a wide target is voted by its halves, front = the side it moves towards). With ``use_refined`` False the coarse (raw-frame, whole-box) measurements are used;
-    the report shows what refinement adds that way.
+    wide; a wide target is voted by its halves, front = the side it moves towards). With
+    ``use_refined`` False the coarse (raw-frame, whole-box) measurements are used; the report
+    shows what refinement adds that way.
     """
     obs = timeline.observations
     measured = [(o, o.refined if use_refined and o.refined is not None else o.coarse) for o in obs]

@@ -5,10 +5,11 @@ composites, tuning, demos, tests); frames 400 onward stay an untouched check. Ev
 goes through :func:`read_frames`, which refuses a range reaching past that frame before it
 opens the file, and decodes sequentially so no later frame is ever decoded.
 
->>> read_frames("any.avi", 390, 401)
+>>> read_frames("any.avi", 390, 401)  # doctest: +NORMALIZE_WHITESPACE
 Traceback (most recent call last):
 ...
-tvau_ros.data.realcheck.footage.FootageError: frames 390..400 requested: only frames 0..399 of the source may be used (frames 400 onward are the untouched check)
+tvau_ros.data.realcheck.footage.FootageError: frames 390..400 requested: only frames 0..399 of the source may be
+used (frames 400 onward are the untouched check)
 """
 from __future__ import annotations
 

@@ -181,8 +181,8 @@ def _base_row(background: np.ndarray, c0: int, c1: int, bottom: int, patience: i
 
 def static_occluders(blobs: list[list[Blob]], background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Poles and signs that people walked behind: a map of the row where each stands (0
-    elsewhere) and the pixel (u, v) of each one's foot. Found where the foreground never shows although it often does a few
-    pixels to the left and to the right (people passing behind a thin structure), grown
+    elsewhere) and the pixel (u, v) of each one's foot. Found where the foreground never shows
+    although it often does a few pixels to the left and to the right (people passing behind a thin structure), grown
     over the structure's colour and followed down to its foot."""
     height, width = background.shape[:2]
     rate = _foreground_rate(blobs, height, width)

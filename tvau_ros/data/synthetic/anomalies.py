@@ -213,7 +213,8 @@ def lawn_crossing(ctx, ids, subtle):
     rng = ctx.rng
     n = 400
     v_lo, v_hi = (0.02, 0.45) if subtle else (0.15, 0.95)
-    pts = np.array([ctx.scene.view.pt(u, v) for u, v in zip(rng.uniform(0.08, 0.92, n), rng.uniform(v_lo, v_hi, n), strict=True)])
+    pts = np.array([ctx.scene.view.pt(u, v)
+                    for u, v in zip(rng.uniform(0.08, 0.92, n), rng.uniform(v_lo, v_hi, n), strict=True)])
     grass = pts[ctx.scene.ground.code_at(pts[:, 0], pts[:, 1]) == L.GRASS]
     for _ in range(60):
         if len(grass) < 2:

@@ -132,7 +132,8 @@ def _write_split_files(base: Path, summaries: list[dict]) -> None:
     base.mkdir(parents=True, exist_ok=True)
     for split in SPLIT_ORDER:
         for kind in ("abnormal", "normal"):
-            names = sorted(s["name"] for s in summaries if s["split"] == split and s["abnormal"] == (kind == "abnormal"))
+            names = sorted(s["name"] for s in summaries
+                           if s["split"] == split and s["abnormal"] == (kind == "abnormal"))
             (base / split_file_name(kind, split)).write_text("".join(n + "\n" for n in names))
 
 
