@@ -68,7 +68,7 @@ def plan_jobs(cfg: GeneratorConfig, seed: int | None = None) -> list[VideoJob]:
     return jobs
 
 
-def _work(args) -> dict:
+def _work(args: tuple[VideoJob, str]) -> dict:
     job, root = args
     import cv2
 
@@ -90,7 +90,7 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def generate_dataset(cfg: GeneratorConfig, out, seed: int | None = None, workers: int = 1,
+def generate_dataset(cfg: GeneratorConfig, out: str | Path, seed: int | None = None, workers: int = 1,
                      progress: bool = True, overwrite: bool = False) -> dict:
     """Generate the benchmark under ``out``; returns (and writes) ``stats.json``."""
     out = Path(out)

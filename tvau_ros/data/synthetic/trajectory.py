@@ -56,7 +56,7 @@ def span_of(track: dict, start: int, end: int) -> dict:
     return {"start": start, **{k: v[a:b] for k, v in track.items() if k != "start"}}
 
 
-def _touching(box, width: int, height: int) -> list[str]:
+def _touching(box: np.ndarray, width: int, height: int) -> list[str]:
     x0, y0, x1, y1 = box
     sides = []
     if x0 <= 1:
