@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 
-def register(data_subparsers) -> argparse.ArgumentParser:
+def register(data_subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = data_subparsers.add_parser(
         "annotate", help="build multi-turn dialogue annotations (JSONL) from videos and masks",
         description="Fine-grained annotation (paper sec. 3.3) from videos and pixel masks: boxes, "

@@ -114,7 +114,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
-def load_dataset(root, split: str, layout: str | None = None) -> list[VideoSample]:
+def load_dataset(root: str | Path, split: str, layout: str | None = None) -> list[VideoSample]:
     """Load ``split`` from a UBnormal- or ShanghaiTech-layout folder, detecting which.
 
     A generated root holds both layouts; UBnormal is preferred there because it has all

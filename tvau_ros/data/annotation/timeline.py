@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from tvau_ros.data.annotation.colors import PALETTE
-from tvau_ros.data.annotation.extraction import MIN_REGION_PIXELS, Appearance, FrameObservation, size_class
+from tvau_ros.data.annotation.extraction import MIN_REGION_PIXELS, Appearance, Box, FrameObservation, size_class
 
 
 @dataclass
@@ -66,7 +66,7 @@ class TargetTimeline:
         return next((o for o in self.observations if o.frame == frame), None)
 
 
-def box_iou(a, b) -> float:
+def box_iou(a: Box, b: Box) -> float:
     """Intersection over union of two inclusive (x1, y1, x2, y2) boxes.
 
     >>> box_iou((0, 0, 9, 9), (5, 0, 14, 9))
