@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,6 +34,9 @@ from torch import nn
 from tvau_ros.core.ahd_spec import AHDConfig, AHDOutput, heatmap_result, motion_context
 from tvau_ros.core.engine import HeatmapResult
 from tvau_ros.core.prompts import ABNORMAL, PromptSet, load_prompt_set
+
+if TYPE_CHECKING:
+    from tvau_ros.core.backbones.base import VisionTextBackbone
 
 
 def pool_text_features(token_features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -52,12 +56,13 @@ def pool_text_features(token_features: torch.Tensor, mask: torch.Tensor) -> torc
     return (token_features * weights).sum(dim=(0, 1)) / count
 
 
-def compute_text_features(backbone, prompt_set: PromptSet) -> torch.Tensor:
+def compute_text_features(backbone: VisionTextBackbone, prompt_set: PromptSet) -> torch.Tensor:
     """``(2, D)`` category features [T_normal, T_abnormal] from the backbone's text encoder."""
     return torch.stack([pool_text_features(*backbone.embed_text(list(p))) for p in prompt_set.by_category()])
 
 
-def cached_text_features(backbone, prompt_set: PromptSet, cache: str | os.PathLike | None = None) -> torch.Tensor:
+def cached_text_features(backbone: VisionTextBackbone, prompt_set: PromptSet,
+                         cache: str | os.PathLike | None = None) -> torch.Tensor:
     """``compute_text_features``, kept in ``<cache>/text_features_<backbone>_<prompt digest>.safetensors``
     (cache: ``backbones.base.cache_dir``) so later runs, and machines without the text encoder
     installed, read the file instead of running the encoder."""
@@ -200,12 +205,12 @@ class AHDModel(nn.Module):
         return self.head.heatmap(maps, frames=clip.shape[0], size=clip.shape[-2:]), maps
 
 
-def backbone_dims(backbone) -> dict[str, int]:
+def backbone_dims(backbone: VisionTextBackbone) -> dict[str, int]:
     return {"num_layers": len(backbone.layers), "visual_dim": backbone.visual_dim, "text_dim": backbone.text_dim,
             "patch_size": backbone.patch_size, "temporal_patch": backbone.temporal_patch}
 
 
-def check_input_size(config: AHDConfig, backbone) -> None:
+def check_input_size(config: AHDConfig, backbone: VisionTextBackbone) -> None:
     bad = [s for s in config.input_size if s % backbone.size_multiple]
     if bad:
         raise ValueError(f"input_size {list(config.input_size)} must be multiples of {backbone.size_multiple} "
@@ -237,8 +242,8 @@ class TorchAHDEngine:
 
     runtime = "torch"
 
-    def __init__(self, backbone, head: AnomalyHeatmapDecoder, config: AHDConfig, model_id: str = "untrained",
-                 device: str = "cpu"):
+    def __init__(self, backbone: VisionTextBackbone, head: AnomalyHeatmapDecoder, config: AHDConfig,
+                 model_id: str = "untrained", device: str = "cpu"):
         if (config.backbone, tuple(config.layers)) != (backbone.name, tuple(backbone.layers)):
             raise ValueError(f"config wants backbone {config.backbone} layers {list(config.layers)}, "
                              f"got {backbone.name} layers {list(backbone.layers)}")
@@ -257,8 +262,9 @@ class TorchAHDEngine:
         return self.model.head
 
     @classmethod
-    def from_config(cls, config: AHDConfig, backbone=None, text_features: torch.Tensor | None = None,
-                    seed: int | None = 0, device: str = "cpu") -> TorchAHDEngine:
+    def from_config(cls, config: AHDConfig, backbone: VisionTextBackbone | None = None,
+                    text_features: torch.Tensor | None = None, seed: int | None = 0,
+                    device: str = "cpu") -> TorchAHDEngine:
         """A randomly initialised head (``seed``) on ``backbone`` (built from the config if None).
         Text features are computed from ``config.prompts`` unless given."""
         from tvau_ros.core.backbones import build_backbone
@@ -271,7 +277,8 @@ class TorchAHDEngine:
         return cls(backbone, head, config, model_id=f"tvau_ahd_{config.backbone}_untrained", device=device)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, backbone=None, device: str = "cpu") -> TorchAHDEngine:
+    def from_checkpoint(cls, path: str | os.PathLike, backbone: VisionTextBackbone | None = None,
+                        device: str = "cpu") -> TorchAHDEngine:
         """Head weights, text features and config from an AHD checkpoint (no text encoder is loaded)."""
         from tvau_ros.core.backbones import build_backbone
         from tvau_ros.core.checkpoint import load_ahd_checkpoint

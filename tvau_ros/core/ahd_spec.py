@@ -12,12 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
 from tvau_ros.core.engine import HeatmapResult
+
+if TYPE_CHECKING:
+    import torch
+
+    from tvau_ros.core.ahd import TorchAHDEngine
+    from tvau_ros.core.ahd_ort import OrtAHDEngine
 
 
 @dataclass(frozen=True)
@@ -103,12 +109,12 @@ class AHDOutput:
     meta: dict = field(default_factory=dict)
 
     def numpy(self) -> AHDOutput:
-        def conv(x):
+        def conv(x: Any) -> np.ndarray:
             return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)  # torch or numpy
 
         return AHDOutput(conv(self.class_maps), conv(self.heatmap), dict(self.meta))
 
-    def frame_scores(self):
+    def frame_scores(self) -> np.ndarray | torch.Tensor:
         """Per-frame anomaly score: the heatmap maximum of each frame, shape ``(T,)``."""
         flat = self.heatmap.reshape(*self.heatmap.shape[:-2], -1)
         return flat.amax(-1) if hasattr(flat, "amax") else flat.max(-1)  # torch or numpy
@@ -132,7 +138,7 @@ def heatmap_result(output: AHDOutput, frames: np.ndarray) -> HeatmapResult:
 
 
 def load_ahd_engine(path: str | os.PathLike, backend: str = "torch", device: str = "cpu",
-                    providers: Sequence[str] | None = None):
+                    providers: Sequence[str] | None = None) -> TorchAHDEngine | OrtAHDEngine:
     """An AHD engine for the pipeline: ``backend`` ``torch`` reads an AHD checkpoint
     (.safetensors); ``onnxruntime`` reads an exported graph (.onnx), or the .onnx next to a
     given checkpoint (same stem). ``device`` applies to torch; ``providers`` to onnxruntime

@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +47,7 @@ class CameraIntrinsics:
         return cls(f, f, width / 2.0, height / 2.0, int(width), int(height))
 
     @classmethod
-    def from_camera_info(cls, k, d, width: int, height: int) -> CameraIntrinsics:
+    def from_camera_info(cls, k: Iterable[float], d: Iterable[float], width: int, height: int) -> CameraIntrinsics:
         """From CameraInfo fields: k (row-major 3x3), d (distortion), width, height."""
         k = [float(v) for v in k]
         if len(k) != 9 or k[0] == 0.0:
@@ -81,7 +82,7 @@ class Pose:
     rotation: tuple[float, float, float, float]
 
     @classmethod
-    def from_list(cls, values) -> Pose:
+    def from_list(cls, values: Iterable[float]) -> Pose:
         """[x, y, z, qx, qy, qz, qw] (as the ``camera_pose`` parameter)."""
         values = [float(v) for v in values]
         if len(values) != 7:

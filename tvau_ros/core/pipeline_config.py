@@ -79,7 +79,8 @@ class GroundConfig:
             raise ValueError(f"pipeline options 'ground.hfov_deg' must be in [0, 180) and 'ground.max_range_m' > 0, "
                              f"got {self.hfov_deg} and {self.max_range_m}")
 
-    def projector(self, camera: CameraIntrinsics | None = None, source_size: tuple[int, int] | None = None):
+    def projector(self, camera: CameraIntrinsics | None = None,
+                  source_size: tuple[int, int] | None = None) -> GroundProjector | None:
         """Projector from CameraInfo intrinsics, else from ``hfov_deg`` at ``source_size``."""
         if camera is None:
             if not self.hfov_deg or source_size is None:
@@ -105,7 +106,7 @@ class PipelineConfig:
     def from_dict(cls, cfg: dict) -> PipelineConfig:
         """From a dict as returned by ``load_pipeline_config``; a value of the wrong type or out
         of range is a ValueError naming its key."""
-        def number(key: str, kind: str, minimum: float, value=None):
+        def number(key: str, kind: str, minimum: float, value: object = None) -> int | float:
             section, name = key.split(".")
             value = typed_value(cfg[section][name] if value is None else value, kind, key)
             if not value >= minimum:

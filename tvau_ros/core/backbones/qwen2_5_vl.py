@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from tvau_ros.core.backbones.base import check_layers
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -122,7 +126,7 @@ class Qwen25VLBackbone:
     pixel_mean = CLIP_MEAN
     pixel_std = CLIP_STD
 
-    def __init__(self, model: nn.Module, tokenizer, layers: Sequence[int] = (1, 8, 16, 32)):
+    def __init__(self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, layers: Sequence[int] = (1, 8, 16, 32)):
         visual = model.model.visual if hasattr(model, "model") and hasattr(model.model, "visual") else model.visual
         vcfg = visual.config
         self.depth = int(vcfg.depth)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -234,7 +234,7 @@ class GeneratorAnswerer:
 
 # ---------------------------------------------------------------- by name, loaded in the background
 
-def _load_lvlm(**options) -> TextAnswerer:
+def _load_lvlm(**options: Any) -> TextAnswerer:
     try:
         from tvau_ros.core import lvlm
     except ImportError as exc:
@@ -247,7 +247,7 @@ ANSWERERS: dict[str, Callable[..., TextAnswerer]] = {"grounded": lambda **_: Gro
                                                      "qwen2_5_vl": _load_lvlm}
 
 
-def build_answerer(name: str, **options) -> TextAnswerer:
+def build_answerer(name: str, **options: Any) -> TextAnswerer:
     """The answerer registered as ``name`` (``ANSWERERS``), or made by ``package.module:callable``
     (a plug-in: any callable returning a ``TextAnswerer``), given ``options`` as keywords."""
     if ":" in name:

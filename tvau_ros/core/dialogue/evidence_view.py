@@ -22,14 +22,18 @@ fed by topics builds its own store (``tvau_ros.nodes.query_node``).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from tvau_ros.core.evidence import EvidenceStore
 from tvau_ros.core.regions import smooth_heatmap
 from tvau_ros.core.types import Episode, Evidence, Region
+
+if TYPE_CHECKING:
+    from tvau_ros.core.pipeline import AnomalyPipeline
 
 
 class EvidenceSource(Protocol):
@@ -48,11 +52,11 @@ class PipelineSource:
     """An ``AnomalyPipeline`` as an evidence source (``pipeline`` may be a callable returning
     the current pipeline or None, e.g. the heatmap node's, which exists only once configured)."""
 
-    def __init__(self, pipeline):
+    def __init__(self, pipeline: AnomalyPipeline | Callable[[], AnomalyPipeline | None] | None):
         self._pipeline = pipeline
 
     @property
-    def pipeline(self):
+    def pipeline(self) -> AnomalyPipeline | None:
         return self._pipeline() if callable(self._pipeline) else self._pipeline
 
     @property
