@@ -148,7 +148,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     bench = subparsers.add_parser("bench", help="benchmarks")
     kinds = bench.add_subparsers(dest="bench_kind", metavar="KIND", required=True)
     ahd = kinds.add_parser("ahd", help="frames/s, latency p50/p95 and peak RSS of encoder + AHD")

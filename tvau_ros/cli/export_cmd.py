@@ -6,8 +6,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tvau_ros.cli import CliError
+
+if TYPE_CHECKING:
+    from tvau_ros.core.ahd import TorchAHDEngine
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -37,7 +42,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="override the config's input size (the head does not depend on it)")
 
 
-def load_torch_engine(args: argparse.Namespace):
+def load_torch_engine(args: argparse.Namespace) -> TorchAHDEngine:
     """A ``TorchAHDEngine`` from ``add_model_options``' arguments; user errors -> CliError."""
     import dataclasses
 
@@ -59,7 +64,7 @@ def load_torch_engine(args: argparse.Namespace):
     return engine
 
 
-def _verify(engine, onnx_path, tolerance: float = 1e-4) -> float:
+def _verify(engine: TorchAHDEngine, onnx_path: str | Path, tolerance: float = 1e-4) -> float:
     import numpy as np
 
     from tvau_ros.core.ahd_ort import OrtAHDEngine
@@ -87,7 +92,7 @@ def _run_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     export = subparsers.add_parser("export", help="export models (ONNX)")
     kinds = export.add_subparsers(dest="export_kind", metavar="KIND", required=True)
     onnx = kinds.add_parser("onnx", help="encoder + AHD as one ONNX graph (input clip, outputs heatmap and H_c)")

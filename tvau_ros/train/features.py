@@ -142,11 +142,11 @@ def build_feature_cache(
     dims = backbone_dims(backbone)
     grid = (model_config.input_size[0] // dims["patch_size"], model_config.input_size[1] // dims["patch_size"])
 
-    def entry(split, video, pairs):
+    def entry(split: str, video: VideoSample, pairs: int) -> dict:
         return {"name": video.name, "split": split, "file": f"{split}/{video.name}.npz",
                 "abnormal": bool(video.is_abnormal), "categories": video_categories(video), "pairs": pairs}
 
-    def write_index(entries):
+    def write_index(entries: list[dict]):
         index_path.write_text(json.dumps({"settings": settings, "dims": dims, "grid": list(grid),
                                           "text_features": text_features.tolist(), "videos": entries}))
 
