@@ -13,7 +13,11 @@ not exist) stops the launch with one line naming it.
 The heatmap node is a lifecycle node: this file sends its transitions (configure, then activate
 once it is inactive), as ``tvau bringup`` does through the node's change_state service.
 """
+from __future__ import annotations
+
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
@@ -27,13 +31,16 @@ from lifecycle_msgs.msg import Transition
 
 from tvau_ros.nodes import graph
 
+if TYPE_CHECKING:
+    from launch import LaunchContext
 
-def _change_state(node, transition: str) -> EmitEvent:
+
+def _change_state(node: LifecycleNode, transition: str) -> EmitEvent:
     return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
                                        transition_id=getattr(Transition, f"TRANSITION_{transition.upper()}")))
 
 
-def _lifecycle_actions(node, transitions) -> list:
+def _lifecycle_actions(node: LifecycleNode, transitions: Sequence[str]) -> list:
     """The first transition right after the node starts; each next one once the previous one's goal state is reached."""
     actions = []
     for previous, transition in zip(transitions, transitions[1:], strict=False):
@@ -43,7 +50,7 @@ def _lifecycle_actions(node, transitions) -> list:
     return actions + [node, _change_state(node, transitions[0])]
 
 
-def _nodes(context):
+def _nodes(context: LaunchContext) -> list:
     """The graph's nodes for the resolved arguments."""
     share = get_package_share_directory("tvau_ros")
     values = {arg.name: LaunchConfiguration(arg.name).perform(context) for arg in graph.ARGUMENTS}
@@ -61,7 +68,7 @@ def _nodes(context):
     return actions
 
 
-def generate_launch_description():
+def generate_launch_description() -> LaunchDescription:
     return LaunchDescription([
         *(DeclareLaunchArgument(arg.name, default_value=arg.default, description=arg.description)
           for arg in graph.ARGUMENTS),

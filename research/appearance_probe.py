@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 import torch
 
-from research.track_probe import (FEATURES, STRIDES, distance_scorer, evaluate_split, knn_scorer, person_gate, split_tables,
-                         track_features)
+from research.track_probe import (FEATURES, STRIDES, distance_scorer, evaluate_split, knn_scorer, person_gate,
+                                  split_tables, track_features)
 
 CONTEXT = 1.25  # crop side / the box's longer side: a little of the surroundings
 
@@ -82,7 +82,8 @@ def split_embeddings(backbone, videos, tables: dict, rows: dict[str, np.ndarray]
         table = tables[video.name][picked]
         frames = video.read_frames() if len(picked) else None
         crops = [box_crops(frames[int(f)], table[table[:, 0] == f][:, 2:6], crop) for f in np.unique(table[:, 0])]
-        order = np.concatenate([np.flatnonzero(table[:, 0] == f) for f in np.unique(table[:, 0])]) if len(picked) else []
+        order = (np.concatenate([np.flatnonzero(table[:, 0] == f) for f in np.unique(table[:, 0])])
+                 if len(picked) else [])
         result = np.zeros((len(picked), dim), np.float32)
         if crops:
             result[order] = embed_crops(backbone, np.concatenate(crops))
@@ -126,7 +127,8 @@ def main() -> None:
     if unknown:
         sys.exit(f"appearance_probe: unknown split {unknown[0]!r} in --splits (validation, test)")
     if not (args.tracks / "tracks" / "train").is_dir():
-        sys.exit(f"appearance_probe: --tracks {args.tracks} has no tracks/train (run learnt_tracks.py or track_probe.py first)")
+        sys.exit(f"appearance_probe: --tracks {args.tracks} has no tracks/train "
+                 "(run learnt_tracks.py or track_probe.py first)")
     torch.set_num_threads(args.threads)
     try:
         backbone = build_backbone("dinov2_minilm", layers)
@@ -164,10 +166,15 @@ def main() -> None:
     summary = {"crop": args.crop, "layers": layers, "bank": int(len(bank)), "held_out": int(len(held)),
                "calibration": stats}
     width = len(FEATURES)
+
+    def sigmoid(x):
+        return np.where(np.isneginf(x), 0.0, 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50))))
+
     for split in splits:
         videos, tables = split_tables(args.dataset, split, args.tracks, 1)
         features = {v.name: track_features(tables[v.name], v.fps) for v in videos}
-        in_frames = {v.name: np.isin(tables[v.name][:, 0].astype(int), ClipSubsample(v, 8, STRIDES[split]).source_frames)
+        in_frames = {v.name: np.isin(tables[v.name][:, 0].astype(int),
+                                     ClipSubsample(v, 8, STRIDES[split]).source_frames)
                      for v in videos}
         evaluated = {v.name: np.flatnonzero(in_frames[v.name] & gate(features[v.name])) for v in videos}
         print(f"{split}: encoding {sum(map(len, evaluated.values()))} boxes of the evaluated frames")
@@ -184,7 +191,6 @@ def main() -> None:
                 extra[idx, 0] = z("appearance", appearance(embedded[v.name]))
                 extra[idx, 1] = z("kinematic", kinematic(f[idx]))
             extended[v.name] = np.concatenate([f, extra], 1)
-        sigmoid = lambda x: np.where(np.isneginf(x), 0.0, 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50))))  # noqa: E731
         scorers = {"kinematic_knn": lambda f: sigmoid(f[:, width + 1]),
                    "appearance_knn": lambda f: sigmoid(f[:, width]),
                    "sum_of_z": lambda f: sigmoid(f[:, width] + f[:, width + 1]),

@@ -28,8 +28,8 @@ from tvau_ros.train.features import FeatureCache
 def cell_probs(head, tokens: torch.Tensor, batch: int = 64) -> torch.Tensor:
     """Abnormal probability (eq. 7-8, no upsampling) of cached pairs ``(N, L, 2, H', W', D)`` ->
     ``(N, 2, H', W')``, in batches."""
-    return torch.cat([torch.softmax(head.logit_scale * head.class_maps(tokens[i:i + batch].float(), motion_stride=1), -3)
-                      .select(-3, ABNORMAL) for i in range(0, tokens.shape[0], batch)])
+    return torch.cat([torch.softmax(head.logit_scale * head.class_maps(tokens[i:i + batch].float(), motion_stride=1),
+                                    -3).select(-3, ABNORMAL) for i in range(0, tokens.shape[0], batch)])
 
 
 @torch.no_grad()

@@ -66,7 +66,8 @@ def main() -> None:
     print(f"in-type probe on {args.split} videos ({halves['train']} training / {halves['validation']} held-out)")
     for half, name in (("validation", "held-out half"), ("train", "training half")):
         result = cached_pairs_auc(str(checkpoint), str(cache.root), half)
-        print(f"  {name}: " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
+        print(f"  {name}: " + " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+                                       for k, v in result.items()))
 
 
 if __name__ == "__main__":

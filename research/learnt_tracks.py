@@ -80,7 +80,8 @@ def heatmap_targets(boxes: list[np.ndarray], grid: tuple[int, int]) -> tuple[tor
     the box's smaller side in cells, at least 0.7), and at each centre cell the log size and
     offset ``(n, 4, h, w)`` with its mask ``(n, 1, h, w)``."""
     h, w = grid
-    heat, regress, mask = torch.zeros(len(boxes), 1, h, w), torch.zeros(len(boxes), 4, h, w), torch.zeros(len(boxes), 1, h, w)
+    heat, regress = torch.zeros(len(boxes), 1, h, w), torch.zeros(len(boxes), 4, h, w)
+    mask = torch.zeros(len(boxes), 1, h, w)
     ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
     for i, frame_boxes in enumerate(boxes):
         for x, y, bw, bh in frame_boxes:
@@ -134,7 +135,8 @@ def training_samples(videos, labels_dir: Path, every: int) -> tuple[torch.Tensor
     for video in videos:
         path = labels_dir / f"{video.name}.npz"
         if not path.is_file():
-            sys.exit(f"learnt_tracks: no label table {path}; run python -m research.oracle_tracks --out {labels_dir.parent.parent}")
+            sys.exit(f"learnt_tracks: no label table {path}; "
+                     f"run python -m research.oracle_tracks --out {labels_dir.parent.parent}")
         labels = load_labels(path)
         frames = video.read_frames()
         t = np.arange(0, len(frames), every)
@@ -166,7 +168,7 @@ def train_detector(inputs: torch.Tensor, boxes: list[np.ndarray], epochs: int, b
                 flip = generator.random(len(idx)) < 0.5
                 x[flip] = x[flip].flip(-1)
                 batch_boxes = [b.copy() for b in (boxes[i] for i in idx)]
-                for b, f in zip(batch_boxes, flip):
+                for b, f in zip(batch_boxes, flip, strict=True):
                     if f and len(b):
                         b[:, 0] = image_width - b[:, 0] - b[:, 2]
                 targets = [t.to(device) for t in heatmap_targets(batch_boxes, grid)]
@@ -206,7 +208,7 @@ def precision_recall(detected: list[np.ndarray], truth: list[np.ndarray], min_io
     (1.0, 0.5)
     """
     matched = found = total = 0
-    for d, g in zip(detected, truth):
+    for d, g in zip(detected, truth, strict=True):
         found, total = found + len(d), total + len(g)
         if len(d) and len(g):
             iou = _iou(np.asarray(d), np.asarray(g))

@@ -66,7 +66,7 @@ def _pairs(cache: FeatureCache, split: str) -> tuple[torch.Tensor, torch.Tensor,
     tokens, targets = cache.load(entries)
     per_video = [np.load(cache.root / e["file"])["labels"][:, 1] for e in entries]
     labels = np.concatenate(per_video)
-    scenes = np.concatenate([[scene_of(e["name"])] * len(v) for e, v in zip(entries, per_video)])
+    scenes = np.concatenate([[scene_of(e["name"])] * len(v) for e, v in zip(entries, per_video, strict=True)])
     return tokens, targets, labels, scenes
 
 
@@ -93,7 +93,8 @@ def token_knn_probe(cache: FeatureCache, layers: list[int], parts: list[str], po
         score = scorer(own) if scene is not None and own.sum() >= min_scene_frames else global_score
         chosen = np.ones(len(scenes), bool) if scene is None else scenes == scene
         scores[torch.from_numpy(chosen)] = torch.from_numpy(
-            score(queries[torch.from_numpy(chosen)].reshape(-1, width).numpy())).float().reshape(-1, *queries.shape[1:3])
+            score(queries[torch.from_numpy(chosen)].reshape(-1, width).numpy())).float().reshape(
+                -1, *queries.shape[1:3])
     return score_summary(scores, targets, labels)
 
 
@@ -104,7 +105,8 @@ def main() -> None:
     parser.add_argument("--layers", default="8,12", help="encoder blocks (1-based, among the cached ones)")
     parser.add_argument("--parts", default="appearance,motion", help=f"comma-separated, among {', '.join(PARTS)}")
     parser.add_argument("--position", type=float, default=0.0, help="weight of the cell's grid position (0: none)")
-    parser.add_argument("--per-scene", action="store_true", help="a bank per scene (the global one where a scene has too few normal pairs)")
+    parser.add_argument("--per-scene", action="store_true",
+                        help="a bank per scene (the global one where a scene has too few normal pairs)")
     parser.add_argument("--min-scene-frames", type=int, default=5, help="normal pairs a scene needs for its own bank")
     parser.add_argument("--bank", type=int, default=60000, help="normal cells kept in a bank (random subset)")
     parser.add_argument("--neighbours", type=int, default=3, help="k of the kNN distance")
@@ -115,7 +117,8 @@ def main() -> None:
     except FileNotFoundError as exc:
         sys.exit(f"token_knn_probe: {exc}")
     if cache.index.get("dims", {}).get("temporal_patch", 1) > 1:
-        sys.exit(f"token_knn_probe: {args.cache} holds one temporal patch per pair (Qwen2.5-VL); it needs a frame-wise cache")
+        sys.exit(f"token_knn_probe: {args.cache} holds one temporal patch per pair (Qwen2.5-VL); "
+                 "it needs a frame-wise cache")
     cached = list(cache.index.get("settings", {}).get("encoder", {}).get("layers") or [])
     try:
         blocks = [int(x) for x in args.layers.split(",")]

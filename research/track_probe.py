@@ -17,7 +17,8 @@ The evaluation is ``tvau eval ahd``'s: the frames of ``training/reproduce_defaul
 RBDC, TBDC); the anomaly types of validation and test are unseen in training.
 
     python -m research.track_probe --dataset data/default/ubnormal --out outputs/track_probe \\
-        [--splits validation,test] [--neighbours 10] [--min-age 0.5] [--min-size-ratio 0.6] [--edge-margin 1] [--workers 2]
+        [--splits validation,test] [--neighbours 10] [--min-age 0.5] [--min-size-ratio 0.6] [--edge-margin 1] \\
+        [--workers 2]
 
 Tracks are cached per video (``OUT/tracks/SPLIT/VIDEO.npz``), so a rerun only refits;
 ``oracle_tracks.py`` writes perfect tracks of every actor in the same layout. The summary goes
@@ -52,8 +53,9 @@ def foreground_boxes(frames: np.ndarray) -> list[np.ndarray]:
     from research.zoom_probe import foreground_components, grey_frames
 
     greys = grey_frames(frames)
-    return [np.asarray([c[:4] for c in foreground_components(greys, t) if c[4] >= MIN_AREA and max(c[2], c[3]) <= MAX_SIDE],
-                       np.float32).reshape(-1, 4) for t in range(len(frames))]
+    return [np.asarray([c[:4] for c in foreground_components(greys, t)
+                        if c[4] >= MIN_AREA and max(c[2], c[3]) <= MAX_SIDE], np.float32).reshape(-1, 4)
+            for t in range(len(frames))]
 
 
 def video_tracks(video, detect=foreground_boxes, tracker_cfg: TrackerConfig = TRACKER) -> np.ndarray:
@@ -66,9 +68,10 @@ def video_tracks(video, detect=foreground_boxes, tracker_cfg: TrackerConfig = TR
     fps, (height, width) = float(video.fps), frames.shape[1:3]
     for t, boxes in enumerate(detect(frames)):
         x0, y0 = np.maximum(boxes[:, 0], 0).astype(int), np.maximum(boxes[:, 1], 0).astype(int)  # inside the frame
-        x1, y1 = np.minimum(boxes[:, 0] + boxes[:, 2], width).astype(int), np.minimum(boxes[:, 1] + boxes[:, 3], height).astype(int)
+        x1 = np.minimum(boxes[:, 0] + boxes[:, 2], width).astype(int)
+        y1 = np.minimum(boxes[:, 1] + boxes[:, 3], height).astype(int)
         regions = [Region(Box(int(a), int(b), int(c - a), int(d - b)), 1.0, 1.0, 0.0)
-                   for a, b, c, d in zip(x0, y0, x1, y1) if c > a and d > b]
+                   for a, b, c, d in zip(x0, y0, x1, y1, strict=True) if c > a and d > b]
         tracker.update(regions, stamp_ns=int(t / fps * 1e9), image_size=(height, width))
         mask = (video.read_mask(t) > 0) if labels[t] else None
         total = float(mask.sum()) if mask is not None else 0.0
@@ -260,7 +263,7 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
            "boxes_per_frame": sum(len(t) for t in tables.values()) / sum(v.num_frames for v in videos)}
     for name, scorer in scorers.items():
         frame_scores, detections, box_scores, top_normal = {}, {}, [], []
-        for video, view in zip(videos, views):
+        for video, view in zip(videos, views, strict=True):
             table = tables[video.name]
             scores = scorer(features[video.name])
             box_scores.append(scores)
@@ -271,7 +274,7 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
             position = {int(f): i for i, f in enumerate(view.source_frames)}
             detections[video.name] = [
                 Detection(video.name, position[int(r[0])], (r[2], r[3], r[2] + r[4] - 1, r[3] + r[5] - 1), float(s))
-                for r, s in zip(table, scores) if int(r[0]) in position]
+                for r, s in zip(table, scores, strict=True) if int(r[0]) in position]
             at_edge = edge_boxes(table, video.height, video.width, 1)
             labels = np.asarray(video.frame_labels)
             for frame in view.source_frames[labels[view.source_frames] == 0]:
@@ -285,7 +288,8 @@ def evaluate_split(videos, tables: dict[str, np.ndarray], scorers: dict, stride:
         out[name] = {"micro_auc": report["frame"]["micro_auc"], "macro_auc": report["frame"]["macro_auc"],
                      "rbdc": report["region"]["rbdc"], "tbdc": report["region"]["tbdc"],
                      "box_auc": 100.0 * roc_auc_score(targets[scored], scores[scored]),
-                     "edge_share_top_normal": 100.0 * float(np.mean([e for _, e in sorted(top_normal, reverse=True)[:300]] or [0]))}
+                     "edge_share_top_normal": 100.0 * float(np.mean(
+                         [e for _, e in sorted(top_normal, reverse=True)[:300]] or [0]))}
         others, by_type = scores[~targets & scored], {}
         for kind in sorted(set(kinds[targets & scored])):
             if "," in kind:
@@ -315,7 +319,8 @@ def main() -> None:
     if args.neighbours < 1:
         sys.exit(f"track_probe: --neighbours must be >= 1, got {args.neighbours}")
     if args.min_age < 0 or args.min_size_ratio < 0:
-        sys.exit(f"track_probe: --min-age and --min-size-ratio must be >= 0, got {args.min_age} and {args.min_size_ratio}")
+        sys.exit(f"track_probe: --min-age and --min-size-ratio must be >= 0, "
+                 f"got {args.min_age} and {args.min_size_ratio}")
     if args.workers < 1:
         sys.exit(f"track_probe: --workers must be >= 1, got {args.workers}")
     splits = args.splits.split(",")

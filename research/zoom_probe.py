@@ -15,7 +15,8 @@ way: a check of what the crop tokens carry, not a model. ``--history 4,8`` adds 
 frame) instead of keeping them in place.
 
     python -m research.zoom_probe cache/features/dinov2_pretrained_168x224_p12 \\
-        --dataset data/default --split train --out outputs/zoom_probe [--crop 112] [--history 4,8 [--follow]] [--set KEY=VALUE]
+        --dataset data/default --split train --out outputs/zoom_probe [--crop 112] [--history 4,8 [--follow]] \\
+        [--set KEY=VALUE]
 
 The crop cache is resumable (``OUT/crops``, one file per video).
 """
@@ -205,7 +206,7 @@ def _encode_history(backbone, video, ends: np.ndarray, stored: dict, history: tu
     out = np.zeros((len(stored["boxes"]), len(history), 2, *current.shape[1:2], current.shape[-1]), np.float16)
     for j, k in enumerate(history):
         images = []
-        for box, i in zip(stored["boxes"].tolist(), stored["owner"]):
+        for box, i in zip(stored["boxes"].tolist(), stored["owner"], strict=True):
             t = int(ends[i])
             x0, y0, s = follow_box(components, tuple(box), t, k, h, w) if follow else box
             images.append(cv2.resize(pixels[max(t - k, 0), y0:y0 + s, x0:x0 + s], (crop, crop)))
@@ -261,15 +262,18 @@ def linear_probe(cache: FeatureCache, c: float = 1e-3, history: str | None = Non
             videos[half].append((x, y.astype(int), d["owner"], d["frame_labels"][:, 1]))
     x = np.concatenate([v[0] for v in videos["train"]])
     scaler = StandardScaler().fit(x)
-    model = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x), np.concatenate([v[1] for v in videos["train"]]))
+    model = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x),
+                                                       np.concatenate([v[1] for v in videos["train"]]))
     result = {}
     for half in ("validation", "train"):
         crop_scores = [model.predict_proba(scaler.transform(x))[:, 1] if len(x) else np.zeros(0)
                        for x, _, _, _ in videos[half]]
-        frame_scores = [frame_max(s, owner, len(labels)) for s, (_, _, owner, labels) in zip(crop_scores, videos[half])]
+        frame_scores = [frame_max(s, owner, len(labels))
+                        for s, (_, _, owner, labels) in zip(crop_scores, videos[half], strict=True)]
         result[half] = {
             "crop_auc": 100 * roc_auc_score(np.concatenate([v[1] for v in videos[half]]), np.concatenate(crop_scores)),
-            "frame_auc": 100 * roc_auc_score(np.concatenate([v[3] for v in videos[half]]), np.concatenate(frame_scores))}
+            "frame_auc": 100 * roc_auc_score(np.concatenate([v[3] for v in videos[half]]),
+                                             np.concatenate(frame_scores))}
     return result
 
 
@@ -278,7 +282,8 @@ def main() -> None:
     parser.add_argument("cache", help="feature cache whose frames are probed (built by `tvau train ahd`)")
     parser.add_argument("--dataset", default="data/default", help="the dataset the cache was built from")
     parser.add_argument("--split", default="train", help="the split whose videos are halved (default: train)")
-    parser.add_argument("--crop", type=int, default=112, help="crop side in model pixels, a multiple of 14 (default: 112)")
+    parser.add_argument("--crop", type=int, default=112,
+                        help="crop side in model pixels, a multiple of 14 (default: 112)")
     parser.add_argument("--history", default="", metavar="K,K,...",
                         help="also encode the same boxes k frames earlier and add their change to frame t to the "
                              "linear probe, e.g. 4,8 (default: none)")
@@ -298,7 +303,8 @@ def main() -> None:
     if any(k < 1 for k in history):
         raise SystemExit(f"--history offsets must be >= 1, got {args.history!r}")
     if not (Path(args.cache) / "index.json").is_file():
-        raise SystemExit(f"{args.cache}: not a feature cache (no index.json); build one with `tvau train ahd --cache-only`")
+        raise SystemExit(f"{args.cache}: not a feature cache (no index.json); "
+                         "build one with `tvau train ahd --cache-only`")
     out = Path(args.out)
     crops = build_crop_cache(Path(args.cache), args.dataset, args.split, out / "crops", args.crop, history, args.follow)
     covered = np.concatenate([_load(crops, e, ("covered",))["covered"] for e in crops.videos(args.split)])
@@ -306,7 +312,8 @@ def main() -> None:
     checkpoint = train_probe_head(args.config, args.set, halves, out / "head")
     print(f"zoom probe on {args.split} videos, {args.crop}x{args.crop} crops: "
           f"{sum(e['pairs'] for e in crops.videos(args.split))} crops, proposal recall "
-          f"{100 * covered[:, 1].sum() / max(covered[:, 0].sum(), 1):.1f} % of {int(covered[:, 0].sum())} abnormal frames")
+          f"{100 * covered[:, 1].sum() / max(covered[:, 0].sum(), 1):.1f} % "
+          f"of {int(covered[:, 0].sum())} abnormal frames")
     for half, name in (("validation", "held-out half"), ("train", "training half")):
         scores, labels = head_frame_scores(checkpoint, halves, half)
         print(f"  AHD head, {name}: frame_auc={100 * roc_auc_score(labels, scores):.1f}")

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(110, 200)))
@@ -38,6 +39,10 @@ os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="tvau_bench_log_"))
 os.environ.setdefault("AMENT_PREFIX_PATH", sys.prefix)
 
 import numpy as np  # noqa: E402
+
+if TYPE_CHECKING:
+    from diagnostic_msgs.msg import DiagnosticArray
+    from tvau_msgs.msg import AnomalyEvent
 
 NODE = "tvau_heatmap_bench"
 CAMERA = "/tvau_bench/image_raw"
@@ -77,13 +82,13 @@ class Observer:
         self.node.create_subscription(AnomalyEvent, f"/{NODE}/events", self._on_event, qos_profile("reliable", 100))
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, qos_profile("reliable", 10))
 
-    def _on_event(self, msg) -> None:
+    def _on_event(self, msg: AnomalyEvent) -> None:
         from tvau_ros.nodes.msg_conversion import stamp_to_ns
 
         now = self.node.get_clock().now().nanoseconds
         self.events.append((time.monotonic(), (now - stamp_to_ns(msg.header.stamp)) / 1e9))
 
-    def _on_diag(self, msg) -> None:
+    def _on_diag(self, msg: DiagnosticArray) -> None:
         from tvau_ros.nodes.msg_conversion import diagnostics_to_dict
 
         status = diagnostics_to_dict(msg).get(f"{NODE}: anomaly pipeline")
@@ -167,7 +172,7 @@ class PeakRss:
         return round(self.peak, 1)
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clip", type=Path, help="video to replay (default: the generated sample clip)")
     parser.add_argument("--config", help="pipeline config YAML (default: the packaged one, behaviour engine)")

@@ -81,7 +81,7 @@ def main() -> int:
         while time.monotonic() < end:
             rclpy.spin_once(node, timeout_sec=0.1)
 
-        def ask(question: str, session: str = "", reset: bool = False):
+        def ask(question: str, session: str = "", reset: bool = False) -> tuple[float, QueryAnomaly.Response]:
             started = time.perf_counter()
             future = client.call_async(QueryAnomaly.Request(question=question, session_id=session, reset=reset))
             rclpy.spin_until_future_complete(node, future, timeout_sec=30)

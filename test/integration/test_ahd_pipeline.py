@@ -52,7 +52,7 @@ def test_heat_concentrates_on_the_runner(run):
     clip, _, evidence = run
     inside, outside = [], []
     for e in evidence:
-        for index, heat in zip(e.new_frame_indices, e.heatmaps):
+        for index, heat in zip(e.new_frame_indices, e.heatmaps, strict=True):
             mask = cv2.resize(clip.masks[index], heat.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
             if clip.labels[index] and mask.any():
                 inside.append(heat[mask].mean())

@@ -46,7 +46,8 @@ def test_the_random_encoder_baseline_gets_its_own_seeded_encoder(tmp_path):
     from tvau_ros.evaluation.ahd_benchmark import load_groups
     from tvau_ros.train.features import randomize_encoder
 
-    groups = load_groups({"shipped": str(CHECKPOINT), "random": str(_random_encoder_checkpoint(tmp_path / "r.safetensors"))})
+    groups = load_groups({"shipped": str(CHECKPOINT),
+                          "random": str(_random_encoder_checkpoint(tmp_path / "r.safetensors"))})
     assert [list(g.heads) for g in groups] == [["shipped"], ["random"]]
     pretrained, random = (dict(g.backbone.vision.named_parameters()) for g in groups)
     cfg = groups[0].config
@@ -72,7 +73,8 @@ def test_checkpoint_and_baselines_are_scored_on_the_same_frames(tmp_path, smoke)
         assert all(np.isfinite(row[k]) and 0 <= row[k] <= 100 for k in ("micro_auc", "macro_auc", "rbdc", "tbdc"))
         report = json.loads((out / "test" / row["method"] / "report.json").read_text())
         assert report["frame"]["micro_auc"] == pytest.approx(row["micro_auc"])
-        assert all((out / "test" / row["method"] / plot).stat().st_size > 0 for plot in ("frame_roc.png", "rbdr.png", "tbdr.png"))
+        assert all((out / "test" / row["method"] / plot).stat().st_size > 0
+                   for plot in ("frame_roc.png", "rbdr.png", "tbdr.png"))
     assert (out / "test" / "overlays.png").stat().st_size > 0
     assert all(r["method"] in done.stdout for r in rows)
 
@@ -89,24 +91,28 @@ def test_qwen2_5_vl_from_a_local_folder_trains_and_is_evaluated_on_every_frame(t
                          rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}))
     torch.manual_seed(0)
     Qwen2_5_VLForConditionalGeneration(config).save_pretrained(tmp_path / "qwen")  # no tokenizer: the packaged one
-    settings = ["--set", "model.backbone=qwen2_5_vl", "--set", "model.layers=[1, 2, 3, 4]", "--set", "model.motion=false",
-                "--set", "model.mlp_hidden=16", "--set", f"model.model_path={tmp_path / 'qwen'}", "--set", "pairs_per_video=30"]
+    settings = ["--set", "model.backbone=qwen2_5_vl", "--set", "model.layers=[1, 2, 3, 4]",
+                "--set", "model.motion=false", "--set", "model.mlp_hidden=16",
+                "--set", f"model.model_path={tmp_path / 'qwen'}", "--set", "pairs_per_video=30"]
     train = ["train", "ahd", "--config", "training/configs/ahd_fine_tuned.yaml", "--dataset", str(smoke),
              "--epochs", "1", "--quiet", *settings]
-    odd = _run([*train, "--set", "model.input_size=[56, 70]", "--out", str(tmp_path / "odd"), "--cache", str(tmp_path / "odd_cache")])
+    odd = _run([*train, "--set", "model.input_size=[56, 70]", "--out", str(tmp_path / "odd"),
+                "--cache", str(tmp_path / "odd_cache")])
     assert odd.returncode != 0 and "input_size [56, 70] must be multiples of 28" in odd.stderr
     assert len(odd.stderr.strip().splitlines()) == 1, odd.stderr
-    trained = _run([*train, "--set", "model.input_size=[56, 84]", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")])
+    trained = _run([*train, "--set", "model.input_size=[56, 84]", "--out", str(tmp_path / "out"),
+                    "--cache", str(tmp_path / "cache")])
     assert trained.returncode == 0, trained.stdout + trained.stderr
-    again = _run([*train, "--set", "model.input_size=[56, 84]", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"),
-                  "--cache-only"])  # every video's tokens are reused
+    again = _run([*train, "--set", "model.input_size=[56, 84]", "--out", str(tmp_path / "out"),
+                  "--cache", str(tmp_path / "cache"), "--cache-only"])  # every video's tokens are reused
     assert again.returncode == 0, again.stderr
     index = json.loads((tmp_path / "cache" / "index.json").read_text())
     assert index["dims"]["temporal_patch"] == 2
     for entry in index["videos"]:  # the index counts the pairs each file holds, also for reused files
         assert entry["pairs"] == len(np.load(tmp_path / "cache" / entry["file"])["frames"])
-    done = _run(["eval", "ahd", "--dataset", str(smoke), "--split", "test", "--checkpoint", f"qwen={tmp_path / 'out' / 'ahd.safetensors'}",
-                 "--motion-baseline", "--clip-stride", "2", "--out", str(tmp_path / "eval"), "--quiet"])
+    done = _run(["eval", "ahd", "--dataset", str(smoke), "--split", "test",
+                 "--checkpoint", f"qwen={tmp_path / 'out' / 'ahd.safetensors'}", "--motion-baseline",
+                 "--clip-stride", "2", "--out", str(tmp_path / "eval"), "--quiet"])
     assert done.returncode == 0, done.stdout + done.stderr
     rows = json.loads((tmp_path / "eval" / "summary.json").read_text())["test"]
     assert [r["method"] for r in rows] == ["qwen", "motion_baseline"]

@@ -69,7 +69,8 @@ def env():
     proc = start_node("heatmap", NODE, {"image_topic": TOPIC, "clip_length": 3, "qos_depth": 20,
                                         "heatmap_max_side": 640, "diagnostics_period_s": 0.3})
     col = Collector(node)
-    col.add(Image, HEATMAP, qos_profile("reliable", 50)).add(DiagnosticArray, "/diagnostics", qos_profile("reliable", 50))
+    col.add(Image, HEATMAP, qos_profile("reliable", 50)).add(DiagnosticArray, "/diagnostics",
+                                                             qos_profile("reliable", 50))
     camera = Camera(node)
     try:
         yield node, proc, col, camera
@@ -120,7 +121,7 @@ def stream_until_heatmap(node, col, camera, count=12, image=None, tries=3):
     """Publish frames until the node answers with a heatmap of one of them; return that heatmap."""
     for _ in range(tries):
         stamps = camera.stream(count, image)
-        if spin_until(node, lambda: heatmaps_for(col, stamps), timeout=10):
+        if spin_until(node, lambda stamps=stamps: heatmaps_for(col, stamps), timeout=10):
             return heatmaps_for(col, stamps)[-1]
     raise AssertionError(f"no heatmap for the published frames; diagnostics {diag(col)}")
 
@@ -188,7 +189,7 @@ def test_undecodable_images_are_counted_logged_and_survived(env):
     for kind, msg in bad.items():
         for _ in range(3):  # best effort: repeat until it got through
             camera.publish(msg)
-            if spin_until(node, lambda: counter(col, f"bad_input_{kind}") > base[kind], timeout=3):
+            if spin_until(node, lambda kind=kind: counter(col, f"bad_input_{kind}") > base[kind], timeout=3):
                 break
         wait_counter(node, col, f"bad_input_{kind}", base[kind] + 1)
     assert any("bad input (encoding" in line and "nv21" in line for line in proc.lines)
@@ -205,7 +206,7 @@ def test_repeated_backward_and_jumping_stamps(env):
         before = counter(col, kind)
         for _ in range(3):
             camera.publish(numpy_to_image(FRAMES[0], "rgb8"), stamp)
-            if spin_until(node, lambda: counter(col, kind) > before, timeout=3):
+            if spin_until(node, lambda kind=kind, before=before: counter(col, kind) > before, timeout=3):
                 break
         wait_counter(node, col, kind, before + 1)
     resets = counter(col, "stamp_resets")
@@ -263,8 +264,11 @@ def test_burst_at_10x_rate_accounts_for_every_frame_with_bounded_memory(env):
     before = {k: counter(col, k) for k in ("accepted", "processed_frames", "dropped_frames")}
     rss_before = process.memory_info().rss
     camera.stream(600, image, period=1 / 300)  # 2 s at 300 Hz, 10x the camera rate
+
+    def delta(k):
+        return counter(col, k) - before[k]
+
     # every frame accepted in the burst got a heatmap or left the clip ring uncovered (dropped)
-    delta = lambda k: counter(col, k) - before[k]
     assert spin_until(node, lambda: delta("accepted") > 0 and
                       delta("processed_frames") + delta("dropped_frames") == delta("accepted"), 30), diag(col)
     rss_after = process.memory_info().rss

@@ -71,8 +71,11 @@ def run(clip, plaza_scene, tmp_path_factory):
         })
         assert spin_until(node, lambda: any("REPLAY_DONE" in line for line in replay.lines), timeout=120)
         assert spin_until(node, lambda: len(col.messages[CAMERA]) == 90, timeout=30)
+
+        def last():
+            return diagnostics_to_dict(col.messages["/diagnostics"][-1])[f"{NODE}: anomaly pipeline"]
+
         # drain: wait until the node has processed everything it received
-        last = lambda: diagnostics_to_dict(col.messages["/diagnostics"][-1])[f"{NODE}: anomaly pipeline"]
         # stride 1: every accepted frame gets a heatmap or is counted dropped
         assert spin_until(node, lambda: int(last()["accepted"]) == 90 and
                           int(last()["processed_frames"]) + int(last()["dropped_frames"]) == 90, timeout=30), last()

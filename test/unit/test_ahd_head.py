@@ -11,7 +11,8 @@ from tvau_ros.core.prompts import load_prompt_set
 def make_head(motion=True, temporal_patch=1, layers=3, seed=0):
     torch.manual_seed(seed)
     return AnomalyHeatmapDecoder(layers, visual_dim=16, text_dim=8, text_features=torch.randn(2, 8),
-                                 motion=motion, mlp_hidden=12, logit_scale=10.0, patch_size=14, temporal_patch=temporal_patch)
+                                 motion=motion, mlp_hidden=12, logit_scale=10.0, patch_size=14,
+                                 temporal_patch=temporal_patch)
 
 
 def test_shapes_and_heatmap_is_the_abnormal_softmax_channel():

@@ -22,7 +22,8 @@ def test_annotate_writes_dialogues_and_an_accuracy_report(root, tmp_path, capsys
     assert "accuracy vs generator ground truth" in printed and "entry/exit side" in printed
     report = json.loads(report_path.read_text())
     counts = report["counts"]
-    assert report["videos"] == counts["normal"] + counts["abnormal"] + counts["dropped_inconsistent"] + counts["skipped"]
+    assert report["videos"] == (counts["normal"] + counts["abnormal"] + counts["dropped_inconsistent"]
+                                + counts["skipped"])
     samples = read_jsonl(out)
     assert len(samples) == report["samples_written"] >= 1
     for s in samples:

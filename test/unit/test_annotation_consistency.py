@@ -1,5 +1,4 @@
 """Cross-modal consistency: a clean walk passes, stitched identities are dropped with a reason."""
-import sys
 
 from tvau_ros.data.annotation.consistency import describe, verify
 from tvau_ros.data.annotation.extraction import extract_observations

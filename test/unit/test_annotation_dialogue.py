@@ -31,7 +31,8 @@ def test_abnormal_flow_and_reference_phrasings():
                 states=[{"start": 10, "end": 39, "state": "walking"}, {"start": 40, "end": 80, "state": "running"}])
     s = build_dialogue(targets=[t], **META)
     assert [x.kind for x in s.turns] == ["judgment", "appearance", "motion", "trajectory"]
-    assert [x.question for x in s.turns] == [QUESTION_JUDGMENT, QUESTION_APPEARANCE, QUESTION_MOTION, QUESTION_TRAJECTORY]
+    assert [x.question for x in s.turns] == [QUESTION_JUDGMENT, QUESTION_APPEARANCE, QUESTION_MOTION,
+                                             QUESTION_TRAJECTORY]
     assert all(a.startswith("Yes") for a in s.turns[0].answers)
     for turn in s.turns:
         assert len(set(turn.answers)) == len(turn.answers) >= 3

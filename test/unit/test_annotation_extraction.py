@@ -1,5 +1,4 @@
 """Colour naming, boxes and attributes measured from pixels (known answers)."""
-import sys
 
 import numpy as np
 import pytest

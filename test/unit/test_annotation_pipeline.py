@@ -1,5 +1,4 @@
 """End-to-end on rendered videos: dialogue samples, report counts, accuracy, bad masks."""
-import sys
 
 import numpy as np
 import pytest

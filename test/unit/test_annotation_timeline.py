@@ -1,5 +1,4 @@
 """Identity association, background suppression and refinement on small rendered videos."""
-import sys
 
 import cv2
 import numpy as np
@@ -24,7 +23,7 @@ def test_ids_keep_crossing_targets_apart():
     b = fv.Figure(9, "green", "black", [(0, 140, 100), (30, 20, 100)])
     timelines = associate(_observe(fv.make_video([a, b], num_frames=31), True), use_ids=True)
     assert [t.object_id for t in timelines] == [4, 9]
-    for tl, fig in zip(timelines, (a, b)):
+    for tl, fig in zip(timelines, (a, b), strict=True):
         refine_timeline(tl, (120, 160))
         assert (tl.attributes.top_color, tl.attributes.bottom_color) == (fig.top, fig.bottom)
         assert 29 <= len(tl.observations) <= 31  # one may hide the other where they cross
@@ -40,7 +39,8 @@ def test_binary_masks_linked_across_an_occlusion_gap():
         assert (tl.start, tl.end) == (0, 40)
         assert len(tl.observations) == 41 - 6
         refine_timeline(tl, (120, 160))
-    assert {(t.attributes.top_color, t.attributes.bottom_color) for t in timelines} == {("red", "blue"), ("yellow", "black")}
+    assert ({(t.attributes.top_color, t.attributes.bottom_color) for t in timelines}
+            == {("red", "blue"), ("yellow", "black")})
 
 
 def test_a_gap_longer_than_max_gap_starts_a_new_timeline():

@@ -1,5 +1,4 @@
 """Ground geometry, entry/exit sides, turns and speed states with known answers."""
-import sys
 
 import numpy as np
 import pytest
@@ -53,7 +52,7 @@ def test_turns_on_the_ground_with_direction_and_frame(waypoints, expected):
     frames, pos = np.arange(0, int(waypoints[-1][0] * FPS) + 1), ground_path(waypoints)
     turns = detect_turns(frames, pos, FPS)
     assert [t.direction for t in turns] == [d for _, d in expected]
-    for turn, (frame, _) in zip(turns, expected):
+    for turn, (frame, _) in zip(turns, expected, strict=True):
         assert abs(turn.frame - frame) <= 3
 
 

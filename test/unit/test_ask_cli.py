@@ -27,8 +27,8 @@ def test_questions_are_answered_as_one_session(clip, capsys):
 
 
 def test_json_answers_and_a_window(clip, capsys, tmp_path):
-    assert tvau(["ask", "--video", str(clip.path), *MOTION, "--json", "--window", "0:0.2", "-q", "Is there any anomaly?",
-                 "--out", str(tmp_path / "run")]) == 0
+    assert tvau(["ask", "--video", str(clip.path), *MOTION, "--json", "--window", "0:0.2",
+                 "-q", "Is there any anomaly?", "--out", str(tmp_path / "run")]) == 0
     answer = json.loads(capsys.readouterr().out.strip())
     assert answer["judgment"] == "no" and answer["window_s"][1] <= 0.2 and answer["flagged_claims"] == []
     assert (tmp_path / "run" / "events.jsonl").is_file() and (tmp_path / "run" / "summary.json").is_file()

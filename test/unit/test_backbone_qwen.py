@@ -91,7 +91,8 @@ def test_backbone_layers_agree_with_the_models_own_unpermute(tiny_model, tokeniz
     pixel_values, grid_thw = clip_to_patches(clip)
     with torch.no_grad():
         merged_ref = visual(pixel_values, grid_thw=grid_thw).pooler_output
-        last = window_order_to_grid(_last_block_output(visual, pixel_values, grid_thw), vision_window_index(visual, grid_thw), [2, 4, 6])
+        last = window_order_to_grid(_last_block_output(visual, pixel_values, grid_thw),
+                                    vision_window_index(visual, grid_thw), [2, 4, 6])
         groups = last.reshape(2, 2, 2, 3, 2, HIDDEN).permute(0, 1, 3, 2, 4, 5).reshape(-1, HIDDEN)
         assert torch.allclose(visual.merger(groups), merged_ref, atol=1e-5)
         assert torch.allclose(tokens[3], visual.merger.ln_q(last), atol=1e-5)
@@ -147,4 +148,5 @@ def test_ahd_engine_on_the_qwen_backbone(tiny_model, tokenizer):
     assert out.class_maps.shape == (2, 2, 4, 6)  # odd clip: the last frame is repeated, T' = 2
     assert out.heatmap.shape == (3, 60, 80) and np.isfinite(out.heatmap).all()
     with pytest.raises(ValueError, match="multiples of 28"):
-        TorchAHDEngine(backbone, engine.head, AHDConfig(backbone="qwen2_5_vl", layers=(1, 2, 3, 4), input_size=(42, 84)))
+        TorchAHDEngine(backbone, engine.head,
+                       AHDConfig(backbone="qwen2_5_vl", layers=(1, 2, 3, 4), input_size=(42, 84)))

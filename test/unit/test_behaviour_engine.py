@@ -29,14 +29,15 @@ def pipeline(scene: SceneModel | None = None, generic: SceneModel | None = None,
 def plaza():
     """A scene model learnt from 12 s of the sample plaza with walkers only."""
     frames, _ = render_sample_clip(frames=180, anomaly_start=10_000, walkers=4, seed=3)
-    result = learn_from_frames(pipeline(), zip(frames, stamps(len(frames))), "plaza")
+    result = learn_from_frames(pipeline(), zip(frames, stamps(len(frames)), strict=True), "plaza")
     return result
 
 
 def test_learning_gives_a_scene_model_with_its_card(plaza):
     model = plaza.model
     assert plaza.frames == 180 and model.name == "plaza" and not model.generic
-    assert model.card["tracks"] >= 4 and model.card["frames"] == 180 and model.card["seconds"] == pytest.approx(11.9, abs=0.1)
+    assert model.card["tracks"] >= 4 and model.card["frames"] == 180
+    assert model.card["seconds"] == pytest.approx(11.9, abs=0.1)
     assert model.quantiles["fast/all"][3] > 100
     assert any("footage" in w for w in plaza.warnings)  # 12 s is short: said so
 
@@ -45,7 +46,7 @@ def test_the_runner_is_an_abnormal_fast_object_and_the_walkers_are_not(plaza):
     frames, masks = render_sample_clip(frames=90, anomaly_start=25, walkers=4, seed=3)
     pipe = pipeline(plaza.model)
     hits, false_hits, labels = 0, 0, set()
-    evidence = [pipe.push(f, t) for f, t in zip(frames, stamps(len(frames)))]
+    evidence = [pipe.push(f, t) for f, t in zip(frames, stamps(len(frames)), strict=True)]
     for index, e in enumerate(evidence):
         for region in e.regions:
             on_runner = masks[index][region.box.y:region.box.y + region.box.height,
@@ -65,7 +66,7 @@ def test_the_runner_is_an_abnormal_fast_object_and_the_walkers_are_not(plaza):
 def test_generic_model_is_said_in_the_model_id_and_a_scene_switch_applies_at_once(plaza):
     pipe = pipeline(generic=SceneModel.empty("generic"))
     frames, _ = render_sample_clip(frames=30, anomaly_start=10_000, seed=3)
-    evidence = [pipe.push(f, t) for f, t in zip(frames, stamps(30))]
+    evidence = [pipe.push(f, t) for f, t in zip(frames, stamps(30), strict=True)]
     assert evidence[-1].model_id == "behaviour/generic"
     pipe.engine.set_scene_model(plaza.model)
     assert pipe.push(frames[0], stamps(31)[-1]).model_id == "behaviour/plaza"
@@ -82,10 +83,10 @@ def test_a_scene_model_from_another_camera_falls_back_to_the_generic_model(plaza
 def test_learning_refuses_too_few_frames_and_footage_without_motion():
     frames, _ = render_sample_clip(frames=3, anomaly_start=10_000, seed=3)
     with pytest.raises(SceneModelError, match="only 3 frames"):
-        learn_from_frames(pipeline(), zip(frames, stamps(3)), "short")
+        learn_from_frames(pipeline(), zip(frames, stamps(3), strict=True), "short")
     still = np.repeat(render_sample_clip(frames=1, anomaly_start=10_000, walkers=0)[0], 60, axis=0)
     with pytest.raises(SceneModelError, match="no moving object"):
-        learn_from_frames(pipeline(), zip(still, stamps(60)), "empty")
+        learn_from_frames(pipeline(), zip(still, stamps(60), strict=True), "empty")
 
 
 def test_hundreds_of_objects_cost_a_bounded_amount_and_are_counted():

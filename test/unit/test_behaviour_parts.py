@@ -160,7 +160,8 @@ def test_scene_model_round_trip_and_bad_files(scene, tmp_path):
 def test_camera_mismatch_is_reported(scene):
     assert scene.camera_mismatch(scene.background) == "" or "correlation" in scene.camera_mismatch(scene.background)
     rng = np.random.default_rng(0)
-    textured = SceneModel("x", {}, (120, 240), (0.2, 2.0), background=rng.integers(0, 255, (120, 240, 3), dtype=np.uint8))
+    textured = SceneModel("x", {}, (120, 240), (0.2, 2.0),
+                          background=rng.integers(0, 255, (120, 240, 3), dtype=np.uint8))
     assert textured.camera_mismatch(textured.background) == ""
     assert "does not match" in textured.camera_mismatch(rng.integers(0, 255, (120, 240, 3), dtype=np.uint8))
     assert "learnt at 240x120" in textured.camera_mismatch(np.zeros((60, 80, 3), np.uint8))

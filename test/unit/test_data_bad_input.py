@@ -133,7 +133,8 @@ def test_bad_shanghaitech_files(tmp_path):
     test = root / "testing"
     pix = test / "test_pixel_mask" / "01_0014.npy"
     np.save(pix, np.zeros((10, 24, 32), np.uint8))
-    with pytest.raises(DatasetError, match=r"01_0014.npy: pixel mask has shape \(10, 24, 32\), expected \(10, 48, 64\)"):
+    with pytest.raises(DatasetError,
+                       match=r"01_0014.npy: pixel mask has shape \(10, 24, 32\), expected \(10, 48, 64\)"):
         load_shanghaitech(root)
     pix.unlink()
     with pytest.raises(DatasetError, match=r"test_pixel_mask/01_0014.npy: missing mask file"):

@@ -113,7 +113,7 @@ def test_meta_ground_truth_is_complete(tmp_path_factory):
                 assert traj["entry_side"] in sides and traj["exit_side"] in sides
                 states = traj["speed_states"]
                 assert states[0]["start"] == t["start"] and states[-1]["end"] == t["end"]
-                assert all(x["end"] + 1 == y["start"] for x, y in zip(states, states[1:]))
+                assert all(x["end"] + 1 == y["start"] for x, y in zip(states, states[1:], strict=False))
                 mask = s.read_mask(t["start"])
                 assert (mask == t["object_id"]).any() or t["visible_frames"] < t["end"] - t["start"] + 1
     assert seen >= 3
@@ -162,11 +162,12 @@ def test_actor_boxes_cover_every_actor_and_change_no_pixel():
     job = VideoJob("abnormal_scene_1_scenario_0", "test", 0, 0, spec, 24, 12.0, ["running"], (4, 6), 0.0, cfg.effects)
     plain, boxed = render_job(job), render_job(job, actor_boxes=True)
     assert plain.actor_boxes is None
-    assert all(np.array_equal(a, b) for a, b in zip(plain.frames, boxed.frames))
+    assert all(np.array_equal(a, b) for a, b in zip(plain.frames, boxed.frames, strict=True))
     assert np.array_equal(plain.labels, boxed.labels)
     actors = {actor for _, actor, _, _ in boxed.actor_boxes}
     assert len(actors) >= 3  # normal pedestrians too, not only the target
     for frame, _, (x0, y0, x1, y1), obj_id in boxed.actor_boxes:
         ys, xs = np.nonzero(boxed.labels[frame] == obj_id) if obj_id else ((), ())
-        assert all(x0 - 1 <= x <= x1 + 1 and y0 - 1 <= y <= y1 + 1 for x, y in zip(xs, ys))  # a target's pixels
+        # a target's pixels
+        assert all(x0 - 1 <= x <= x1 + 1 and y0 - 1 <= y <= y1 + 1 for x, y in zip(xs, ys, strict=True))
     # the oracle track table built from these boxes: research/tests/test_track_probes.py

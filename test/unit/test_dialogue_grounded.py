@@ -57,7 +57,7 @@ def scene(tiny: bool = False):
 
 def run_pipeline(frames, masks, stop: int | None = None):
     engine = MaskEngine(5)
-    for f, m in zip(frames, masks):
+    for f, m in zip(frames, masks, strict=True):
         engine.add(f, m)
     cfg = load_pipeline_config(overrides={"evidence": {"max_items": 1000}})
     pipeline = AnomalyPipeline(engine, PipelineConfig.from_dict(cfg))

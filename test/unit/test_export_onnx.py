@@ -108,7 +108,8 @@ def test_cli_export_from_checkpoint_with_verify(exported, capsys):
 def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["export", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
     assert "give --checkpoint FILE, or --random-init" in capsys.readouterr().err
-    assert main(["export", "onnx", "--checkpoint", str(tmp_path / "none.safetensors"), "--out", str(tmp_path / "x.onnx")]) == 2
+    assert main(["export", "onnx", "--checkpoint", str(tmp_path / "none.safetensors"),
+                 "--out", str(tmp_path / "x.onnx")]) == 2
     assert "AHD checkpoint not found" in capsys.readouterr().err
 
 

@@ -86,7 +86,8 @@ def test_a_rejected_frame_keeps_its_place_in_every_output(clip, tmp_path):
                     yield SourceFrame(f.image, (f.index - (f.index == 5)) * 10**9 // 15, f.index)
 
     cfg = load_pipeline_config(overrides={"engine": "motion_baseline"})
-    summary = run_offline(RepeatedStamp(), AnomalyPipeline(build_engine(cfg), PipelineConfig.from_dict(cfg)), tmp_path / "out")
+    summary = run_offline(RepeatedStamp(), AnomalyPipeline(build_engine(cfg), PipelineConfig.from_dict(cfg)),
+                          tmp_path / "out")
     assert summary["frames"] == 20 and summary["frames_without_heatmap"] == [5]
     heatmaps = load_predictions(tmp_path / "out" / "heatmaps.npz").heatmaps["glitch"]
     assert heatmaps.shape[0] == 20 and not heatmaps[5].any()
@@ -96,7 +97,8 @@ def test_a_rejected_frame_keeps_its_place_in_every_output(clip, tmp_path):
     expected = [e for f in frames if (e := reference.push(f.image, f.time_ns)) is not None] + [reference.finish()]
     by_position = [i for i in range(20) if i != 5]  # pipeline frame index -> source position
     for evidence in [e for e in expected if e is not None]:
-        for index, heatmap in zip(evidence.new_frame_indices, evidence.heatmaps):  # stored at half size (area)
+        # stored at half size (area)
+        for index, heatmap in zip(evidence.new_frame_indices, evidence.heatmaps, strict=True):
             assert abs(float(heatmap.mean()) - float(heatmaps[by_position[index]].mean())) < 1e-5
     assert len(events) == len([e for e in expected if e is not None])
     video = cv2.VideoCapture(str(tmp_path / "out" / "annotated.mp4"))
@@ -135,7 +137,8 @@ def test_bad_sources_exit_2_with_one_line(tmp_path, kind, name, content, message
     ("input: {max_side: -5}", "pipeline option 'input.max_side' must be >= 0, got -5"),
     ("stamps: {reset_after_backward_jump_s: -1}", "'stamps.reset_after_backward_jump_s' must be >= 0.0, got -1.0"),
     ("evidence: {max_items: 2.5}", "pipeline option 'evidence.max_items' must be an int, got 2.5"),
-    ("ground: {hfov_deg: 200}", "'ground.hfov_deg' must be in [0, 180) and 'ground.max_range_m' > 0, got 200.0 and 50.0"),
+    ("ground: {hfov_deg: 200}",
+     "'ground.hfov_deg' must be in [0, 180) and 'ground.max_range_m' > 0, got 200.0 and 50.0"),
     ("ground: {camera_pose: [0, 0, 1]}", "pipeline option 'ground.camera_pose': camera pose needs 7 numbers"),
     ("{engine: motion_baseline, motion_baseline: {size_ref: 0}}", "motion_baseline.size_ref must be > 0, got 0.0"),
     ("{engine: motion_baseline, motion_baseline: {work_side: big}}",
@@ -148,7 +151,8 @@ def test_bad_sources_exit_2_with_one_line(tmp_path, kind, name, content, message
 def test_bad_config_values_exit_2_with_one_line_naming_the_key(clip, tmp_path, capsys, config, message):
     path = tmp_path / "bad.yaml"
     path.write_text(config + "\n")
-    assert main(["run", "--video", str(clip.path), "--config", str(path), "--out", str(tmp_path / "o"), "--no-video"]) == 2
+    assert main(["run", "--video", str(clip.path), "--config", str(path), "--out", str(tmp_path / "o"),
+                 "--no-video"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
 
@@ -157,13 +161,15 @@ def test_large_numbers_written_as_yaml_strings_and_empty_sections_are_read(clip,
     path = tmp_path / "cfg.yaml"
     # YAML 1.1 reads 1e9 as a string; a section whose keys are all commented out is empty (None)
     path.write_text("evidence: {max_bytes: 1e9}\nmotion_baseline:\n  # clip_length: 5\n")
-    assert main(["run", "--video", str(clip.path), "--config", str(path), "--out", str(tmp_path / "o"), "--no-video"]) == 0
+    assert main(["run", "--video", str(clip.path), "--config", str(path), "--out", str(tmp_path / "o"),
+                 "--no-video"]) == 0
 
 
 def test_an_output_path_that_is_a_file_is_one_line(clip, tmp_path, capsys):
     (tmp_path / "taken").write_text("")
     assert main(["run", "--video", str(clip.path), "--out", str(tmp_path / "taken")]) == 2
-    assert capsys.readouterr().err.strip() == f"tvau: error: --out {tmp_path / 'taken'}: cannot create the output folder (File exists)"
+    assert capsys.readouterr().err.strip() == (f"tvau: error: --out {tmp_path / 'taken'}: "
+                                               "cannot create the output folder (File exists)")
 
 
 def test_missing_ahd_checkpoint_is_one_line(tmp_path, clip):

@@ -69,7 +69,8 @@ def test_invalid_bounds(kwargs):
 
 def _event(stamp, regions=(), ended=()):
     return {"stamp_ns": stamp, "ended_track_ids": list(ended),
-            "regions": [{"track_id": t, "peak_score": p, "label": label, "ground_point": None} for t, p, label in regions]}
+            "regions": [{"track_id": t, "peak_score": p, "label": label, "ground_point": None}
+                        for t, p, label in regions]}
 
 
 def test_episode_log_spans_and_bounded_history():

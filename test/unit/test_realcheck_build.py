@@ -43,7 +43,8 @@ def make_standin(path: Path, frames: int = 420, size=SIZE, fps: float = 10.0, se
             if t < start or not -20 < u < w + 20:
                 continue
             pw, top = ph / 3.2, int(v - ph)
-            cv2.rectangle(img, (int(u - pw / 2), top + int(0.15 * ph)), (int(u + pw / 2), int(v - 0.45 * ph)), color, -1)
+            cv2.rectangle(img, (int(u - pw / 2), top + int(0.15 * ph)), (int(u + pw / 2), int(v - 0.45 * ph)),
+                          color, -1)
             cv2.circle(img, (int(u), top + int(0.08 * ph)), max(2, int(0.08 * ph)), (60, 90, 140), -1)
             stride = 0.25 * pw * np.sin(t * 1.2)
             for side in (-1, 1):

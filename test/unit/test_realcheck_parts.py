@@ -8,7 +8,8 @@ import pytest
 
 from tvau_ros.data.realcheck.composite import Layer, paste, warp_layer
 from tvau_ros.data.realcheck.footage import FootageError, check_source, read_frames
-from tvau_ros.data.realcheck.geometry import GeometryError, PersonHeight, fit_camera, fit_person_height, person_height_px
+from tvau_ros.data.realcheck.geometry import (GeometryError, PersonHeight, fit_camera, fit_person_height,
+                                              person_height_px)
 
 
 def _index_frame(index: int, size=(64, 48)) -> np.ndarray:

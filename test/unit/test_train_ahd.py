@@ -53,7 +53,8 @@ def test_an_interrupted_run_resumes_to_the_same_weights_as_an_uninterrupted_one(
             for name in ("straight", "again", "interrupted")}
     train_ahd(runs["straight"], cache, progress=False)
     train_ahd(runs["again"], cache, progress=False)
-    straight, again = _head_tensors(tmp_path / "straight" / "ahd.safetensors"), _head_tensors(tmp_path / "again" / "ahd.safetensors")
+    straight = _head_tensors(tmp_path / "straight" / "ahd.safetensors")
+    again = _head_tensors(tmp_path / "again" / "ahd.safetensors")
     assert all(torch.equal(straight[k], again[k]) for k in straight)  # the same seed gives the same weights
 
     evaluate, calls = trainer.evaluate_loss, []
@@ -82,7 +83,8 @@ def test_resuming_with_other_epochs_is_an_error_naming_both_schedules(tmp_path):
     cfg = TrainConfig(model=MODEL, out_dir=str(tmp_path / "out"), epochs=2, batch_size=4, seed=1)
     train_ahd(cfg, cache, progress=False)
     longer = TrainConfig(**{**cfg.to_dict(), "epochs": 5})
-    with pytest.raises(ValueError, match=r"last.pt is a run of 6 steps and this config asks for 15 \(5 epochs x 3 steps\)"):
+    with pytest.raises(ValueError,
+                       match=r"last.pt is a run of 6 steps and this config asks for 15 \(5 epochs x 3 steps\)"):
         train_ahd(longer, cache, progress=False)
     train_ahd(longer, cache, resume=False, progress=False)  # --restart
     assert len((tmp_path / "out" / "train_log.jsonl").read_text().splitlines()) == 5
@@ -102,7 +104,8 @@ def test_training_on_two_frame_temporal_patches_scores_both_frames(tmp_path):
     assert maps.shape == (1, 1, 2, 2, 3)
     assert head.heatmap(maps, frames=2).shape == (1, 2, 28, 42)  # one patch -> both frames, at 14 px per cell
     with pytest.raises(ValueError, match="model.motion needs both frames of a cached pair.*set model.motion to false"):
-        train_ahd(TrainConfig(**{**cfg.to_dict(), "model": MODEL, "out_dir": str(tmp_path / "motion")}), cache, progress=False)
+        train_ahd(TrainConfig(**{**cfg.to_dict(), "model": MODEL, "out_dir": str(tmp_path / "motion")}), cache,
+                  progress=False)
 
 
 def test_focal_dice_prefers_the_right_map():

@@ -10,13 +10,14 @@ import sys
 from pathlib import Path
 
 
-def register(data_subparsers) -> argparse.ArgumentParser:
+def register(data_subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = data_subparsers.add_parser(
         "annotate", help="build multi-turn dialogue annotations (JSONL) from videos and masks",
         description="Fine-grained annotation (paper sec. 3.3) from videos and pixel masks: boxes, "
                     "colours, timelines, refinement, trajectory, consistency check, dialogues. "
                     "On generated data the accuracy against the generator's ground truth is printed.")
-    p.add_argument("--dataset", required=True, metavar="ROOT", help="dataset root (UBnormal, ShanghaiTech or generated)")
+    p.add_argument("--dataset", required=True, metavar="ROOT",
+                   help="dataset root (UBnormal, ShanghaiTech or generated)")
     p.add_argument("--split", required=True, choices=("train", "validation", "test"))
     p.add_argument("--out", required=True, metavar="FILE.jsonl", help="dialogue samples, one JSON object per line")
     p.add_argument("--report", metavar="FILE.json", help="write counts, drop reasons and accuracy here")
@@ -28,7 +29,8 @@ def register(data_subparsers) -> argparse.ArgumentParser:
     p.add_argument("--min-height", type=int, default=15, metavar="PX",
                    help="targets with a smaller median height (pixels) are not described (default 15)")
     p.add_argument("--blur-sigma", type=float, help="background blur sigma in pixels (default 2%% of image side)")
-    p.add_argument("--strict", action="store_true", help="stop at the first unusable mask instead of skipping the video")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at the first unusable mask instead of skipping the video")
     p.set_defaults(func=run)
     return p
 

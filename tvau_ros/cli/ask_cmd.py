@@ -16,9 +16,13 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tvau_ros.cli import CliError
 from tvau_ros.cli.run_cmd import _positive, add_pipeline_options, add_source_options, pipeline_config_from_args
+
+if TYPE_CHECKING:
+    from tvau_ros.core.dialogue.dialogue import Answer
 
 SESSION = "tvau_ask"
 
@@ -46,7 +50,7 @@ def _option(text: str) -> tuple[str, object]:
         return key, value
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("ask", help="ask questions about a recorded video / image folder / rosbag2",
                                    description=__doc__.split("\n\n")[0])
     add_source_options(parser)
@@ -70,7 +74,7 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _print(answer, as_json: bool) -> None:
+def _print(answer: Answer, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"answer": answer.text, "intent": answer.intent, "judgment": answer.judgment,
                           "confidence": round(answer.confidence, 3), "track_id": answer.track_id,

@@ -101,8 +101,9 @@ def format_table(rows: list[dict]) -> str:
     lines = [header, "-" * len(header)]
     for r in rows:
         size = "x".join(str(v) for v in r["input_size"])
-        lines.append(f"{r['runtime']:<12} {size:>9} {r['frames_per_clip']:>6} {r['fps']:>7.2f} {r['latency_ms_p50']:>8.1f} "
-                     f"{r['latency_ms_p95']:>8.1f} {r['cpu_ms_per_clip_p50']:>8.1f} {r['preprocess_ms_p50']:>7.1f} {r['peak_rss_mb']:>7.0f}  {','.join(r['providers'])}")
+        lines.append(f"{r['runtime']:<12} {size:>9} {r['frames_per_clip']:>6} {r['fps']:>7.2f} "
+                     f"{r['latency_ms_p50']:>8.1f} {r['latency_ms_p95']:>8.1f} {r['cpu_ms_per_clip_p50']:>8.1f} "
+                     f"{r['preprocess_ms_p50']:>7.1f} {r['peak_rss_mb']:>7.0f}  {','.join(r['providers'])}")
     return "\n".join(lines)
 
 
@@ -115,7 +116,8 @@ def _run_ahd(args: argparse.Namespace) -> int:
     frames = args.frames or engine.clip_len
     input_size = list(engine.input_size)
     with tempfile.TemporaryDirectory(prefix="tvau_bench_") as tmp:
-        checkpoint = args.checkpoint or str(save_ahd_checkpoint(Path(tmp) / "ahd.safetensors", engine.head, engine.config, engine.model_id))
+        checkpoint = args.checkpoint or str(save_ahd_checkpoint(Path(tmp) / "ahd.safetensors", engine.head,
+                                                                engine.config, engine.model_id))
         onnx_path = args.onnx
         if "onnxruntime" in args.runtime and not onnx_path:
             onnx_path = str(export_ahd_onnx(engine, Path(tmp) / "ahd.onnx", frames=frames))
@@ -146,7 +148,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     bench = subparsers.add_parser("bench", help="benchmarks")
     kinds = bench.add_subparsers(dest="bench_kind", metavar="KIND", required=True)
     ahd = kinds.add_parser("ahd", help="frames/s, latency p50/p95 and peak RSS of encoder + AHD")

@@ -11,7 +11,7 @@ import argparse
 import os
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("data", help="datasets: generate, statistics, annotation",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
@@ -50,7 +50,7 @@ def register(subparsers) -> None:
     annotate_cmd.register(sub)
 
 
-def _generate(args) -> int:
+def _generate(args: argparse.Namespace) -> int:
     from tvau_ros.cli import CliError
     from tvau_ros.data.synthetic import (ConfigError, GenerateError, format_stats, generate_dataset,
                                          load_generator_config)
@@ -68,7 +68,7 @@ def _generate(args) -> int:
     return 0
 
 
-def _realcheck(args) -> int:
+def _realcheck(args: argparse.Namespace) -> int:
     from tvau_ros.cli import CliError
     from tvau_ros.data.realcheck import BuildError, BuildOptions, FootageError, build_check_set, format_summary
     from tvau_ros.data.realcheck.scene import SceneError
@@ -83,7 +83,7 @@ def _realcheck(args) -> int:
     return 0
 
 
-def _stats(args) -> int:
+def _stats(args: argparse.Namespace) -> int:
     import numpy as np
 
     from tvau_ros.cli import CliError

@@ -6,8 +6,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tvau_ros.cli import CliError
+
+if TYPE_CHECKING:
+    from tvau_ros.core.ahd import TorchAHDEngine
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -37,7 +42,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                        help="override the config's input size (the head does not depend on it)")
 
 
-def load_torch_engine(args: argparse.Namespace):
+def load_torch_engine(args: argparse.Namespace) -> TorchAHDEngine:
     """A ``TorchAHDEngine`` from ``add_model_options``' arguments; user errors -> CliError."""
     import dataclasses
 
@@ -59,7 +64,7 @@ def load_torch_engine(args: argparse.Namespace):
     return engine
 
 
-def _verify(engine, onnx_path, tolerance: float = 1e-4) -> float:
+def _verify(engine: TorchAHDEngine, onnx_path: str | Path, tolerance: float = 1e-4) -> float:
     import numpy as np
 
     from tvau_ros.core.ahd_ort import OrtAHDEngine
@@ -80,13 +85,14 @@ def _run_onnx(args: argparse.Namespace) -> int:
         path = export_ahd_onnx(engine, args.out, opset=args.opset, frames=args.frames)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
-    print(f"wrote {path} (input clip: T x 3 x {engine.input_size[0]} x {engine.input_size[1]}, model {engine.model_id})")
+    print(f"wrote {path} (input clip: T x 3 x {engine.input_size[0]} x {engine.input_size[1]}, "
+          f"model {engine.model_id})")
     if args.verify:
         print(f"verified: max |heatmap torch - onnxruntime| = {_verify(engine, path):.2e}")
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     export = subparsers.add_parser("export", help="export models (ONNX)")
     kinds = export.add_subparsers(dest="export_kind", metavar="KIND", required=True)
     onnx = kinds.add_parser("onnx", help="encoder + AHD as one ONNX graph (input clip, outputs heatmap and H_c)")

@@ -9,6 +9,7 @@ arguments (see ``tvau_ros.nodes.bringup``).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from tvau_ros.cli import CliError
 
@@ -31,7 +32,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="ROS arguments, passed on unchanged (-p name:=value, -r from:=to, ...)")
 
 
-def _node_main(key: str):
+def _node_main(key: str) -> Callable[[list[str] | None], int]:
     """``main`` of node ``key``; a missing tvau_msgs build is a one-line CliError."""
     from tvau_ros.nodes.entry import MissingInterfaces, load_node_module
 

@@ -35,7 +35,8 @@ def add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", metavar="PATH", help="AHD checkpoint (sets engine: ahd)")
     parser.add_argument("--scene", metavar="NAME", help="behaviour engine: the scene model (a name in --scene-dir "
                         "or a path; `tvau learn-normal` makes one); default: the generic model")
-    parser.add_argument("--scene-dir", metavar="DIR", help="behaviour engine: folder of scene models (default models/scenes)")
+    parser.add_argument("--scene-dir", metavar="DIR",
+                        help="behaviour engine: folder of scene models (default models/scenes)")
 
 
 def packaged_config(name: str) -> Path:

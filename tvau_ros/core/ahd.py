@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,6 +35,9 @@ from tvau_ros.core.ahd_spec import AHDConfig, AHDOutput, heatmap_result, motion_
 from tvau_ros.core.engine import HeatmapResult
 from tvau_ros.core.prompts import ABNORMAL, PromptSet, load_prompt_set
 
+if TYPE_CHECKING:
+    from tvau_ros.core.backbones.base import VisionTextBackbone
+
 
 def pool_text_features(token_features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Eq. 3: mean over all prompts and all non-padding tokens, ``(N, L, D), (N, L) -> (D,)``.
@@ -43,7 +47,8 @@ def pool_text_features(token_features: torch.Tensor, mask: torch.Tensor) -> torc
     tensor([3.])
     """
     if token_features.ndim != 3 or mask.shape != token_features.shape[:2]:
-        raise ValueError(f"expected token features (N, L, D) and mask (N, L), got {tuple(token_features.shape)} and {tuple(mask.shape)}")
+        raise ValueError(f"expected token features (N, L, D) and mask (N, L), "
+                         f"got {tuple(token_features.shape)} and {tuple(mask.shape)}")
     weights = mask.to(token_features.dtype).unsqueeze(-1)
     count = weights.sum()
     if count == 0:
@@ -51,12 +56,13 @@ def pool_text_features(token_features: torch.Tensor, mask: torch.Tensor) -> torc
     return (token_features * weights).sum(dim=(0, 1)) / count
 
 
-def compute_text_features(backbone, prompt_set: PromptSet) -> torch.Tensor:
+def compute_text_features(backbone: VisionTextBackbone, prompt_set: PromptSet) -> torch.Tensor:
     """``(2, D)`` category features [T_normal, T_abnormal] from the backbone's text encoder."""
     return torch.stack([pool_text_features(*backbone.embed_text(list(p))) for p in prompt_set.by_category()])
 
 
-def cached_text_features(backbone, prompt_set: PromptSet, cache: str | os.PathLike | None = None) -> torch.Tensor:
+def cached_text_features(backbone: VisionTextBackbone, prompt_set: PromptSet,
+                         cache: str | os.PathLike | None = None) -> torch.Tensor:
     """``compute_text_features``, kept in ``<cache>/text_features_<backbone>_<prompt digest>.safetensors``
     (cache: ``backbones.base.cache_dir``) so later runs, and machines without the text encoder
     installed, read the file instead of running the encoder."""
@@ -103,7 +109,8 @@ class AnomalyHeatmapDecoder(nn.Module):
         self.patch_size, self.temporal_patch = int(patch_size), int(temporal_patch)
         in_dim = visual_dim * (2 if self.motion else 1)
         self.projections = nn.ModuleList(
-            nn.Sequential(nn.Linear(in_dim, mlp_hidden), nn.GELU(), nn.Linear(mlp_hidden, text_dim)) for _ in range(num_layers)
+            nn.Sequential(nn.Linear(in_dim, mlp_hidden), nn.GELU(), nn.Linear(mlp_hidden, text_dim))
+            for _ in range(num_layers)
         )
         self.layer_weights = nn.Parameter(torch.full((num_layers,), 1.0 / num_layers))
         if text_features is None:
@@ -112,7 +119,8 @@ class AnomalyHeatmapDecoder(nn.Module):
 
     def _check_text(self, text_features: torch.Tensor) -> torch.Tensor:
         if tuple(text_features.shape) != (2, self.text_dim):
-            raise ValueError(f"text features must have shape (2, {self.text_dim}) [normal, abnormal], got {tuple(text_features.shape)}")
+            raise ValueError(f"text features must have shape (2, {self.text_dim}) [normal, abnormal], "
+                             f"got {tuple(text_features.shape)}")
         return text_features.detach().float().clone()
 
     def set_text_features(self, text_features: torch.Tensor) -> None:
@@ -132,7 +140,8 @@ class AnomalyHeatmapDecoder(nn.Module):
         overrides the head's k, e.g. 1 for cached (t - k, t) pairs that sit side by side."""
         if tokens.ndim not in (5, 6) or tokens.shape[-5] != self.num_layers or tokens.shape[-1] != self.visual_dim:
             raise ValueError(
-                f"tokens must have shape ([B,] {self.num_layers}, T', H', W', {self.visual_dim}), got {tuple(tokens.shape)}"
+                f"tokens must have shape ([B,] {self.num_layers}, T', H', W', {self.visual_dim}), "
+                f"got {tuple(tokens.shape)}"
             )
         text = F.normalize(self.text_features if text_features is None else text_features, dim=-1)
         tokens = tokens.to(self.layer_weights.dtype)  # cached tokens may be stored as float16
@@ -148,7 +157,8 @@ class AnomalyHeatmapDecoder(nn.Module):
             fused = term if fused is None else fused + term
         return fused
 
-    def heatmap(self, class_maps: torch.Tensor, frames: int | None = None, size: Sequence[int] | None = None) -> torch.Tensor:
+    def heatmap(self, class_maps: torch.Tensor, frames: int | None = None,
+                size: Sequence[int] | None = None) -> torch.Tensor:
         """Eq. 7-8 plus upsampling: ``H_c (…, T', 2, H', W') -> H (…, T, H, W)`` in [0, 1].
 
         Each temporal patch covers ``temporal_patch`` frames (nearest in time, trimmed to
@@ -176,7 +186,8 @@ class AnomalyHeatmapDecoder(nn.Module):
                 "patch_size": self.patch_size, "temporal_patch": self.temporal_patch}
 
     @classmethod
-    def from_config(cls, config: AHDConfig, dims: dict[str, int], text_features: torch.Tensor | None = None) -> "AnomalyHeatmapDecoder":
+    def from_config(cls, config: AHDConfig, dims: dict[str, int],
+                    text_features: torch.Tensor | None = None) -> AnomalyHeatmapDecoder:
         return cls(text_features=text_features, motion=config.motion, mlp_hidden=config.mlp_hidden,
                    logit_scale=config.logit_scale, motion_stride=config.motion_stride, **dims)
 
@@ -194,15 +205,16 @@ class AHDModel(nn.Module):
         return self.head.heatmap(maps, frames=clip.shape[0], size=clip.shape[-2:]), maps
 
 
-def backbone_dims(backbone) -> dict[str, int]:
+def backbone_dims(backbone: VisionTextBackbone) -> dict[str, int]:
     return {"num_layers": len(backbone.layers), "visual_dim": backbone.visual_dim, "text_dim": backbone.text_dim,
             "patch_size": backbone.patch_size, "temporal_patch": backbone.temporal_patch}
 
 
-def check_input_size(config: AHDConfig, backbone) -> None:
+def check_input_size(config: AHDConfig, backbone: VisionTextBackbone) -> None:
     bad = [s for s in config.input_size if s % backbone.size_multiple]
     if bad:
-        raise ValueError(f"input_size {list(config.input_size)} must be multiples of {backbone.size_multiple} for backbone {backbone.name}")
+        raise ValueError(f"input_size {list(config.input_size)} must be multiples of {backbone.size_multiple} "
+                         f"for backbone {backbone.name}")
 
 
 @contextlib.contextmanager
@@ -230,13 +242,15 @@ class TorchAHDEngine:
 
     runtime = "torch"
 
-    def __init__(self, backbone, head: AnomalyHeatmapDecoder, config: AHDConfig, model_id: str = "untrained", device: str = "cpu"):
+    def __init__(self, backbone: VisionTextBackbone, head: AnomalyHeatmapDecoder, config: AHDConfig,
+                 model_id: str = "untrained", device: str = "cpu"):
         if (config.backbone, tuple(config.layers)) != (backbone.name, tuple(backbone.layers)):
             raise ValueError(f"config wants backbone {config.backbone} layers {list(config.layers)}, "
                              f"got {backbone.name} layers {list(backbone.layers)}")
         check_input_size(config, backbone)
         if head.dims() != backbone_dims(backbone):
-            raise ValueError(f"AHD head dims {head.dims()} do not match backbone {backbone.name} {backbone_dims(backbone)}")
+            raise ValueError(f"AHD head dims {head.dims()} do not match backbone {backbone.name} "
+                             f"{backbone_dims(backbone)}")
         self.backbone, self.config, self.model_id = backbone, config, model_id
         self.device = torch.device(device)
         self.model = AHDModel(backbone.vision, head).to(self.device).eval()
@@ -248,8 +262,9 @@ class TorchAHDEngine:
         return self.model.head
 
     @classmethod
-    def from_config(cls, config: AHDConfig, backbone=None, text_features: torch.Tensor | None = None,
-                    seed: int | None = 0, device: str = "cpu") -> "TorchAHDEngine":
+    def from_config(cls, config: AHDConfig, backbone: VisionTextBackbone | None = None,
+                    text_features: torch.Tensor | None = None, seed: int | None = 0,
+                    device: str = "cpu") -> TorchAHDEngine:
         """A randomly initialised head (``seed``) on ``backbone`` (built from the config if None).
         Text features are computed from ``config.prompts`` unless given."""
         from tvau_ros.core.backbones import build_backbone
@@ -262,7 +277,8 @@ class TorchAHDEngine:
         return cls(backbone, head, config, model_id=f"tvau_ahd_{config.backbone}_untrained", device=device)
 
     @classmethod
-    def from_checkpoint(cls, path: str | os.PathLike, backbone=None, device: str = "cpu") -> "TorchAHDEngine":
+    def from_checkpoint(cls, path: str | os.PathLike, backbone: VisionTextBackbone | None = None,
+                        device: str = "cpu") -> TorchAHDEngine:
         """Head weights, text features and config from an AHD checkpoint (no text encoder is loaded)."""
         from tvau_ros.core.backbones import build_backbone
         from tvau_ros.core.checkpoint import load_ahd_checkpoint

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -83,7 +83,8 @@ class OrtAHDEngine:
         if clip.shape[0] % temporal:
             raise ValueError(f"clip has {clip.shape[0]} frames; this graph needs a multiple of {temporal}")
         heatmap, maps = self.session.run(self.output_names, {self.input_name: clip})
-        return AHDOutput(maps, heatmap, {"runtime": self.runtime, "model_id": self.model_id, "providers": self.providers})
+        return AHDOutput(maps, heatmap,
+                         {"runtime": self.runtime, "model_id": self.model_id, "providers": self.providers})
 
     def infer(self, frames: np.ndarray, stamps_ns: Sequence[int] | None = None) -> HeatmapResult:
         """uint8 RGB ``(T, H, W, 3)`` -> heatmap ``(T, H, W)`` (the frames' size) and H_c ``(T', 2, H', W')``."""

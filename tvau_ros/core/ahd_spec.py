@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
 from tvau_ros.core.engine import HeatmapResult
+
+if TYPE_CHECKING:
+    import torch
+
+    from tvau_ros.core.ahd import TorchAHDEngine
+    from tvau_ros.core.ahd_ort import OrtAHDEngine
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ class AHDConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "AHDConfig":
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> AHDConfig:
         if not isinstance(data, dict):
             raise ValueError(f"{source}: expected a mapping of AHD settings")
         known = {f.name for f in dataclasses.fields(cls)}
@@ -78,7 +85,8 @@ def load_ahd_config(name_or_path: str | os.PathLike = "default") -> AHDConfig:
     else:
         packaged = resources.files("tvau_ros") / "configs" / f"ahd_{name_or_path}.yaml"
         if not packaged.is_file():
-            raise FileNotFoundError(f"unknown AHD config {str(name_or_path)!r}: neither a .yaml file nor tvau_ros/configs/ahd_{name_or_path}.yaml")
+            raise FileNotFoundError(f"unknown AHD config {str(name_or_path)!r}: neither a .yaml file "
+                                    f"nor tvau_ros/configs/ahd_{name_or_path}.yaml")
         text, source = packaged.read_text(encoding="utf-8"), f"tvau_ros/configs/ahd_{name_or_path}.yaml"
     try:
         data = yaml.safe_load(text)
@@ -100,13 +108,13 @@ class AHDOutput:
     heatmap: Any
     meta: dict = field(default_factory=dict)
 
-    def numpy(self) -> "AHDOutput":
-        def conv(x):
+    def numpy(self) -> AHDOutput:
+        def conv(x: Any) -> np.ndarray:
             return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)  # torch or numpy
 
         return AHDOutput(conv(self.class_maps), conv(self.heatmap), dict(self.meta))
 
-    def frame_scores(self):
+    def frame_scores(self) -> np.ndarray | torch.Tensor:
         """Per-frame anomaly score: the heatmap maximum of each frame, shape ``(T,)``."""
         flat = self.heatmap.reshape(*self.heatmap.shape[:-2], -1)
         return flat.amax(-1) if hasattr(flat, "amax") else flat.max(-1)  # torch or numpy
@@ -129,7 +137,8 @@ def heatmap_result(output: AHDOutput, frames: np.ndarray) -> HeatmapResult:
     return HeatmapResult(heatmap, output.class_maps)
 
 
-def load_ahd_engine(path: str | os.PathLike, backend: str = "torch", device: str = "cpu", providers: Sequence[str] | None = None):
+def load_ahd_engine(path: str | os.PathLike, backend: str = "torch", device: str = "cpu",
+                    providers: Sequence[str] | None = None) -> TorchAHDEngine | OrtAHDEngine:
     """An AHD engine for the pipeline: ``backend`` ``torch`` reads an AHD checkpoint
     (.safetensors); ``onnxruntime`` reads an exported graph (.onnx), or the .onnx next to a
     given checkpoint (same stem). ``device`` applies to torch; ``providers`` to onnxruntime

@@ -50,7 +50,8 @@ class AHDCheckpoint:
         try:
             head.load_state_dict(self.state_dict, strict=True)
         except RuntimeError as exc:
-            raise ValueError(f"{self.path or 'checkpoint'}: tensor shapes do not match the header's config/dims ({exc})") from exc
+            raise ValueError(f"{self.path or 'checkpoint'}: tensor shapes do not match the header's config/dims "
+                             f"({exc})") from exc
         return head.eval()
 
 
@@ -121,13 +122,16 @@ def load_ahd_checkpoint(path: str | os.PathLike) -> AHDCheckpoint:
     try:
         expected = expected_tensor_shapes(config, dims)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: checkpoint header 'dims' is invalid ({exc}); expected keys {list(_DIM_KEYS)}") from exc
+        raise ValueError(f"{path}: checkpoint header 'dims' is invalid ({exc}); "
+                         f"expected keys {list(_DIM_KEYS)}") from exc
     missing = [k for k in expected if k not in tensors]
     unexpected = [k for k in tensors if k not in expected]
     if missing or unexpected:
-        raise ValueError(f"{path}: checkpoint tensors do not match the config: missing {missing}, unexpected {unexpected}; expected {list(expected)}")
+        raise ValueError(f"{path}: checkpoint tensors do not match the config: missing {missing}, "
+                         f"unexpected {unexpected}; expected {list(expected)}")
     wrong = {k: tuple(v.shape) for k, v in tensors.items() if tuple(v.shape) != expected[k]}
     if wrong:
-        raise ValueError(f"{path}: tensor shapes do not match the header's config/dims: {wrong}; expected {({k: expected[k] for k in wrong})}")
+        raise ValueError(f"{path}: tensor shapes do not match the header's config/dims: {wrong}; "
+                         f"expected {({k: expected[k] for k in wrong})}")
     state = {k[len(PREFIX):]: v for k, v in tensors.items()}
     return AHDCheckpoint(config, dims, state, header["model_id"], prompts, extra, str(path))

@@ -14,7 +14,7 @@ To keep the camera's aspect ratio, configure an ``input_size`` with that ratio;
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -42,7 +42,8 @@ def validate_model_input(clip: object, size: Sequence[int]) -> np.ndarray:
         raise ValueError(f"preprocessed clip must be a float32 numpy array, got {kind}")
     expected = (3, int(size[0]), int(size[1]))
     if clip.ndim != 4 or clip.shape[1:] != expected or clip.shape[0] < 1:
-        raise ValueError(f"preprocessed clip must have shape (T, {expected[0]}, {expected[1]}, {expected[2]}), got {clip.shape}")
+        raise ValueError(f"preprocessed clip must have shape (T, {expected[0]}, {expected[1]}, {expected[2]}), "
+                         f"got {clip.shape}")
     if not np.isfinite(clip).all():
         raise ValueError("preprocessed clip contains NaN or infinite values")
     return clip
@@ -68,7 +69,8 @@ def resize_heatmap(heatmap: np.ndarray, size: Sequence[int]) -> np.ndarray:
     """Bilinear resize of ``(T, h, w)`` heatmaps to ``(T, size[0], size[1])`` (e.g. camera frames)."""
     if heatmap.ndim != 3:
         raise ValueError(f"heatmap must have shape (T, H, W), got {heatmap.shape}")
-    out = [cv2.resize(np.asarray(m, np.float32), (int(size[1]), int(size[0])), interpolation=cv2.INTER_LINEAR) for m in heatmap]
+    out = [cv2.resize(np.asarray(m, np.float32), (int(size[1]), int(size[0])), interpolation=cv2.INTER_LINEAR)
+           for m in heatmap]
     return np.stack(out)
 
 

@@ -13,8 +13,9 @@ calls) has a ``reset()`` that the pipeline calls when the stream restarts.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 

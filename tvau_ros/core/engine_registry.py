@@ -13,8 +13,8 @@ tvau_ros.core.engine_registry.EngineLoadError: unknown engine 'nope'; choose one
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tvau_ros.core.config_values import typed_value
 from tvau_ros.core.engine import HeatmapEngine
@@ -81,7 +81,8 @@ def _ahd(cfg: dict) -> HeatmapEngine:
     try:
         return load_ahd_engine(checkpoint, str(ahd.get("backend", "torch")), str(ahd.get("device", "cpu")))
     except (OSError, ValueError, RuntimeError, KeyError, AssertionError) as exc:  # torch asserts on a missing CUDA
-        raise EngineLoadError(f"engine 'ahd': cannot load {checkpoint} on {ahd.get('device', 'cpu')!r}: {exc}") from None
+        raise EngineLoadError(f"engine 'ahd': cannot load {checkpoint} on {ahd.get('device', 'cpu')!r}: "
+                              f"{exc}") from None
 
 
 def scene_dir(cfg: dict) -> Path:

@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,21 +40,21 @@ class CameraIntrinsics:
             raise ValueError(f"invalid camera intrinsics fx={self.fx} fy={self.fy} size={self.width}x{self.height}")
 
     @classmethod
-    def from_hfov(cls, width: int, height: int, hfov_deg: float) -> "CameraIntrinsics":
+    def from_hfov(cls, width: int, height: int, hfov_deg: float) -> CameraIntrinsics:
         if not 0.0 < hfov_deg < 180.0:
             raise ValueError(f"horizontal field of view must be in (0, 180) degrees, got {hfov_deg}")
         f = (width / 2.0) / math.tan(math.radians(hfov_deg) / 2.0)
         return cls(f, f, width / 2.0, height / 2.0, int(width), int(height))
 
     @classmethod
-    def from_camera_info(cls, k, d, width: int, height: int) -> "CameraIntrinsics":
+    def from_camera_info(cls, k: Iterable[float], d: Iterable[float], width: int, height: int) -> CameraIntrinsics:
         """From CameraInfo fields: k (row-major 3x3), d (distortion), width, height."""
         k = [float(v) for v in k]
         if len(k) != 9 or k[0] == 0.0:
             raise ValueError(f"CameraInfo.k is not a calibrated 3x3 matrix: {k}")
         return cls(k[0], k[4], k[2], k[5], int(width), int(height), tuple(float(v) for v in d))
 
-    def scaled_to(self, width: int, height: int) -> "CameraIntrinsics":
+    def scaled_to(self, width: int, height: int) -> CameraIntrinsics:
         """The same camera for images resized to width x height."""
         if (width, height) == (self.width, self.height):
             return self
@@ -81,7 +82,7 @@ class Pose:
     rotation: tuple[float, float, float, float]
 
     @classmethod
-    def from_list(cls, values) -> "Pose":
+    def from_list(cls, values: Iterable[float]) -> Pose:
         """[x, y, z, qx, qy, qz, qw] (as the ``camera_pose`` parameter)."""
         values = [float(v) for v in values]
         if len(values) != 7:

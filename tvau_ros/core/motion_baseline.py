@@ -31,8 +31,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Sequence
 
 import numpy as np
 
@@ -62,7 +62,7 @@ class MotionBaselineConfig:
                 raise ValueError(f"motion_baseline.{name} must be > 0, got {getattr(self, name)}")
 
     @classmethod
-    def from_dict(cls, values: dict | None) -> "MotionBaselineConfig":
+    def from_dict(cls, values: dict | None) -> MotionBaselineConfig:
         values = dict(values or {})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)

@@ -5,10 +5,11 @@ ValueError naming the key).
 >>> cfg = load_pipeline_config(overrides={"regions": {"threshold": 0.6}})
 >>> PipelineConfig.from_dict(cfg).regions.threshold
 0.6
->>> load_pipeline_config(overrides={"regions": {"treshold": 0.6}})
+>>> load_pipeline_config(overrides={"regions": {"treshold": 0.6}})  # doctest: +NORMALIZE_WHITESPACE
 Traceback (most recent call last):
 ...
-ValueError: unknown pipeline option 'regions.treshold'; known: ['candidate_threshold', 'label', 'max_regions', 'merge_fraction', 'min_area_fraction', 'smoothing_sigma', 'threshold']
+ValueError: unknown pipeline option 'regions.treshold'; known: ['candidate_threshold', 'label', 'max_regions',
+'merge_fraction', 'min_area_fraction', 'smoothing_sigma', 'threshold']
 """
 from __future__ import annotations
 
@@ -78,7 +79,8 @@ class GroundConfig:
             raise ValueError(f"pipeline options 'ground.hfov_deg' must be in [0, 180) and 'ground.max_range_m' > 0, "
                              f"got {self.hfov_deg} and {self.max_range_m}")
 
-    def projector(self, camera: CameraIntrinsics | None = None, source_size: tuple[int, int] | None = None):
+    def projector(self, camera: CameraIntrinsics | None = None,
+                  source_size: tuple[int, int] | None = None) -> GroundProjector | None:
         """Projector from CameraInfo intrinsics, else from ``hfov_deg`` at ``source_size``."""
         if camera is None:
             if not self.hfov_deg or source_size is None:
@@ -101,10 +103,10 @@ class PipelineConfig:
     ground: GroundConfig | None = None
 
     @classmethod
-    def from_dict(cls, cfg: dict) -> "PipelineConfig":
+    def from_dict(cls, cfg: dict) -> PipelineConfig:
         """From a dict as returned by ``load_pipeline_config``; a value of the wrong type or out
         of range is a ValueError naming its key."""
-        def number(key: str, kind: str, minimum: float, value=None):
+        def number(key: str, kind: str, minimum: float, value: object = None) -> int | float:
             section, name = key.split(".")
             value = typed_value(cfg[section][name] if value is None else value, kind, key)
             if not value >= minimum:
@@ -128,7 +130,8 @@ class PipelineConfig:
             tracking=TrackerConfig(**typed_section(TrackerConfig, cfg["tracking"], "tracking")),
             evidence_max_items=number("evidence.max_items", "int", 1),
             evidence_max_bytes=number("evidence.max_bytes", "int", 1),
-            ground=GroundConfig(camera_pose=pose, **{k: v for k, v in ground.items() if k != "camera_pose"}) if enabled else None,
+            ground=(GroundConfig(camera_pose=pose, **{k: v for k, v in ground.items() if k != "camera_pose"})
+                    if enabled else None),
         )
 
 

@@ -12,11 +12,12 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Collection
 
 import numpy as np
 
 
-def _percentile(values, q: float) -> float:
+def _percentile(values: Collection[float], q: float) -> float:
     return float(np.percentile(np.fromiter(values, float), q)) if values else math.nan
 
 

@@ -71,7 +71,8 @@ def _resolve(name_or_path: str | Path) -> tuple[str, str]:
     package_file = resources.files("tvau_ros") / "prompts" / f"ahd_{name_or_path}.yaml"
     if not package_file.is_file():
         raise FileNotFoundError(
-            f"unknown prompt set {str(name_or_path)!r}: neither a .yaml file nor tvau_ros/prompts/ahd_{name_or_path}.yaml"
+            f"unknown prompt set {str(name_or_path)!r}: neither a .yaml file "
+            f"nor tvau_ros/prompts/ahd_{name_or_path}.yaml"
         )
     return package_file.read_text(encoding="utf-8"), f"tvau_ros/prompts/ahd_{name_or_path}.yaml"
 

@@ -48,7 +48,8 @@ class RegionConfig:
         if self.max_regions < 1:
             raise ValueError(f"regions.max_regions must be >= 1, got {self.max_regions}")
         if not 0.0 <= self.candidate_threshold <= self.threshold:
-            raise ValueError(f"regions.candidate_threshold must be in [0, regions.threshold], got {self.candidate_threshold}")
+            raise ValueError(f"regions.candidate_threshold must be in [0, regions.threshold], "
+                             f"got {self.candidate_threshold}")
 
 
 def smooth_heatmap(heatmap: np.ndarray, sigma: float) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 Regions are matched to tracks by IoU (preferred) or, failing that, by centre distance, with
 an optimal assignment; a region that carries its engine's ``object_id`` only matches the track
-of that object (an object-level engine has already solved identity). The distance gate is ``max_center_distance`` (a fraction of the image
+of that object (an object-level engine has already solved identity). The distance gate is
+``max_center_distance`` (a fraction of the image
 diagonal) or what a target moving at ``max_speed`` (diagonals per second) covers since the
 track was last seen, whichever is larger: a slow engine or a processing stall does not break
 tracks. A new track is *tentative* until it has ``min_hits`` matches over at least
@@ -112,7 +113,7 @@ class Tracker:
         cost = np.array([[self._cost(t, r, diagonal, stamp_ns) for r in regions] for t in self._tracks])
         feasible = np.isfinite(cost)
         rows, cols = linear_sum_assignment(np.where(feasible, cost, 1e6))
-        return [(int(i), int(j)) for i, j in zip(rows, cols) if feasible[i, j]]
+        return [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if feasible[i, j]]
 
     def update(self, regions: list[Region], stamp_ns: int, image_size: tuple[int, int]) -> TrackUpdate:
         """Match ``regions`` (boxes in source pixels of an image of ``image_size`` = (h, w)).

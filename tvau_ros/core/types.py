@@ -48,7 +48,7 @@ class Box:
         """Bottom-centre of the box (where a standing target touches the ground), pixel coords."""
         return self.x + self.width / 2.0, float(self.y + self.height)
 
-    def iou(self, other: "Box") -> float:
+    def iou(self, other: Box) -> float:
         ix = min(self.x_max, other.x_max) - max(self.x, other.x) + 1
         iy = min(self.y_max, other.y_max) - max(self.y, other.y) + 1
         if ix <= 0 or iy <= 0:

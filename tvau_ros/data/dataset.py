@@ -13,9 +13,9 @@ masks lazily, so loading a split is cheap and a sample can be sent to worker pro
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -99,7 +99,7 @@ def spans_from_labels(labels: np.ndarray, object_id: int = 1) -> list[TrackSpan]
     """Contiguous runs of abnormal frames as track spans (for datasets without track files)."""
     padded = np.concatenate([[0], (np.asarray(labels) > 0).astype(np.int8), [0]])
     edges = np.flatnonzero(np.diff(padded))
-    return [TrackSpan(object_id, int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+    return [TrackSpan(object_id, int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -114,7 +114,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
-def load_dataset(root, split: str, layout: str | None = None) -> list[VideoSample]:
+def load_dataset(root: str | Path, split: str, layout: str | None = None) -> list[VideoSample]:
     """Load ``split`` from a UBnormal- or ShanghaiTech-layout folder, detecting which.
 
     A generated root holds both layouts; UBnormal is preferred there because it has all

@@ -164,7 +164,7 @@ def _load_train_videos(base: Path) -> list[VideoSample]:
     return samples
 
 
-def load_shanghaitech(root, split: str = "test") -> list[VideoSample]:
+def load_shanghaitech(root: str | Path, split: str = "test") -> list[VideoSample]:
     """All videos of ``split`` ("test" or "train") in a ShanghaiTech-layout root.
 
     ``root`` may be the dataset folder (holding ``testing/``), the ``testing/`` folder itself,

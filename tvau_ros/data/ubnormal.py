@@ -267,7 +267,7 @@ def load_video(root: Path, name: str, split: str, listed_abnormal: bool,
                        mask_reader=UBnormalMasks(ann_dir, name, labels, h, w))
 
 
-def load_ubnormal(root, split: str, validate_masks: bool = True) -> list[VideoSample]:
+def load_ubnormal(root: str | Path, split: str, validate_masks: bool = True) -> list[VideoSample]:
     """All videos of ``split`` ("train" | "validation" | "test") in a UBnormal-layout root.
 
     ``root`` may be the UBnormal folder itself or a generated root holding ``ubnormal/``.

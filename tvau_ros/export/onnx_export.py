@@ -12,10 +12,14 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from tvau_ros.core.ahd_ort import METADATA_KEY
+
+if TYPE_CHECKING:
+    from tvau_ros.core.ahd import TorchAHDEngine
 
 INPUT_NAME = "clip"
 OUTPUT_NAMES = ("heatmap", "class_maps")
@@ -24,7 +28,7 @@ OUTPUT_NAMES = ("heatmap", "class_maps")
 EXPORTABLE_BACKBONES = ("dinov2_minilm",)
 
 
-def export_metadata(engine) -> dict:
+def export_metadata(engine: TorchAHDEngine) -> dict:
     return {
         "config": engine.config.to_dict(),
         "dims": engine.head.dims(),
@@ -36,7 +40,8 @@ def export_metadata(engine) -> dict:
     }
 
 
-def export_ahd_onnx(engine, path: str | os.PathLike, opset: int = 17, frames: int | None = None) -> Path:
+def export_ahd_onnx(engine: TorchAHDEngine, path: str | os.PathLike, opset: int = 17,
+                    frames: int | None = None) -> Path:
     """Trace ``engine.model`` on CPU with a ``frames``-frame clip (default clip_len) and write ``path``.
 
     Uses torch's TorchScript-based exporter (``dynamo=False``): the dynamo exporter needs the
@@ -45,13 +50,15 @@ def export_ahd_onnx(engine, path: str | os.PathLike, opset: int = 17, frames: in
     import onnx
 
     if engine.backbone.name not in EXPORTABLE_BACKBONES:
-        raise ValueError(f"ONNX export supports the backbones {list(EXPORTABLE_BACKBONES)}, not {engine.backbone.name!r}")
+        raise ValueError(f"ONNX export supports the backbones {list(EXPORTABLE_BACKBONES)}, "
+                         f"not {engine.backbone.name!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = engine.model.to("cpu").eval()
     frames = frames or engine.clip_len
     if engine.head.temporal_patch > 1 and frames % engine.head.temporal_patch:
-        raise ValueError(f"frames={frames} must be a multiple of the backbone's temporal patch {engine.head.temporal_patch}")
+        raise ValueError(f"frames={frames} must be a multiple of the backbone's temporal patch "
+                         f"{engine.head.temporal_patch}")
     example = torch.zeros(frames, 3, *engine.input_size)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python control flow

@@ -8,7 +8,7 @@
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ NS_PER_S = 1_000_000_000
 STORAGE = ("mcap", "sqlite3")
 
 
-def write_image_bag(path: str | Path, images, *, fps: float = 30.0, start_ns: int = 0,
+def write_image_bag(path: str | Path, images: Iterable[np.ndarray], *, fps: float = 30.0, start_ns: int = 0,
                     topic: str = "/camera/image_raw", frame_id: str = "camera_optical_frame",
                     storage: str = "mcap", compressed: bool = False, extra_topic: str | None = None,
                     stamps_ns: Sequence[int] | None = None) -> Path:

@@ -43,7 +43,8 @@ class _AnnotatedVideo:
         if self.writer is None:
             return
         frames = {f.index: f for f in evidence.frames}
-        for index, heatmap, analysed in zip(evidence.new_frame_indices, evidence.heatmaps, evidence.frame_results):
+        for index, heatmap, analysed in zip(evidence.new_frame_indices, evidence.heatmaps, evidence.frame_results,
+                                            strict=True):
             position = positions[index]
             self._flush_until(position)
             image = self._pending.pop(position, None)
@@ -96,7 +97,8 @@ def run_offline(source: FrameSource, pipeline: AnomalyPipeline, out_dir: str | P
         record = evidence_to_dict(evidence)
         events.write(record)
         records.append(record)
-        for index, heatmap, analysed in zip(evidence.new_frame_indices, evidence.heatmaps, evidence.frame_results):
+        for index, heatmap, analysed in zip(evidence.new_frame_indices, evidence.heatmaps, evidence.frame_results,
+                                            strict=True):
             archive.add(positions[index], heatmap, analysed.score)
         annotated.add_evidence(evidence, positions)
         for index in evidence.new_frame_indices:

@@ -53,7 +53,7 @@ def _background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _draw_person(canvas: np.ndarray, mask: np.ndarray | None, foot_x: float, foot_y: float, height: float,
-                 color, phase: float, mask_id: int) -> None:
+                 color: tuple[int, int, int], phase: float, mask_id: int) -> None:
     import cv2
 
     body_h, body_w = height * 0.62, height * 0.26
@@ -89,7 +89,7 @@ def _bounce(x: float, lo: float, hi: float) -> float:
 
 def render_sample_clip(width: int = 320, height: int = 240, frames: int = 90, fps: float = 15.0,
                        anomaly_start: int = 25, walkers: int = 3, seed: int = 0, background_seed: int | None = None,
-                       start_frame: int = 0):
+                       start_frame: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Return (frames (N, H, W, 3) uint8 RGB, masks (N, H, W) uint8) without writing files.
 
     ``background_seed``: draw the plaza from this seed and the people from ``seed``; None: both
@@ -104,8 +104,9 @@ def render_sample_clip(width: int = 320, height: int = 240, frames: int = 90, fp
     for i in range(walkers):
         foot_y = height * rng.uniform(0.55, 0.95)
         people.append({
-            "x": width * rng.uniform(0.15, 0.85), "y": foot_y, "vx": rng.choice([-1, 1]) * rng.uniform(0.7, 1.2) * scale,
-            "h": (28 + 30 * foot_y / height) * scale, "color": PALETTE[(i + 1) % len(PALETTE)], "phase": rng.uniform(0, 6),
+            "x": width * rng.uniform(0.15, 0.85), "y": foot_y,
+            "vx": rng.choice([-1, 1]) * rng.uniform(0.7, 1.2) * scale, "h": (28 + 30 * foot_y / height) * scale,
+            "color": PALETTE[(i + 1) % len(PALETTE)], "phase": rng.uniform(0, 6),
         })
     runner_y, runner_h, runner_v = height * 0.72, 50 * scale, 6.5 * scale
     out = np.empty((frames, height, width, 3), np.uint8)

@@ -24,7 +24,7 @@ def anomalies_from_events(events: list[dict], origin_ns: int) -> list[dict]:
 
 
 def build_summary(events: list[dict], frames: int, wall_s: float, origin_ns: int | None = None,
-                  **extra) -> dict:
+                  **extra: object) -> dict:
     """Frames, throughput, anomalous events and anomalies (with time spans) of one run."""
     if origin_ns is None:
         origin_ns = events[0]["window_start_ns"] if events and "window_start_ns" in events[0] else (

@@ -64,10 +64,10 @@ class Mp4Writer:
             self._gen.close()
             self._gen = None
 
-    def __enter__(self):
+    def __enter__(self) -> Mp4Writer:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object):
         self.close()
 
 
@@ -139,10 +139,10 @@ class EventsWriter:
     def close(self) -> None:
         self._file.close()
 
-    def __enter__(self):
+    def __enter__(self) -> EventsWriter:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object):
         self.close()
 
 

@@ -12,8 +12,8 @@ That padding assumes scores in [0, 1]; ``macro_auc`` refuses scores outside it.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

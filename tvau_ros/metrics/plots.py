@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tvau_ros.metrics.regions import RegionTrackResult
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-def _figure():
+
+def _figure() -> tuple[ModuleType, Figure, Axes]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,7 +24,7 @@ def _figure():
     return plt, fig, ax
 
 
-def _save(plt, fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> Path:
+def _save(plt: ModuleType, fig: Figure, ax: Axes, path: Path, xlabel: str, ylabel: str, title: str) -> Path:
     ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     fig.tight_layout()

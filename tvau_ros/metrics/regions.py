@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Sequence
 
 import numpy as np
 
@@ -72,7 +72,8 @@ class RegionTrackResult:
     duplicate_detections: int  # matched only already-matched regions: neither TP nor FP
 
 
-def _check_inputs(detections, gt_regions, total_frames, alpha, beta) -> None:
+def _check_inputs(detections: Sequence[Detection], gt_regions: Sequence[GtRegion], total_frames: int, alpha: float,
+                  beta: float) -> None:
     if not 0.0 < alpha <= 1.0:
         raise ValueError(f"alpha must be in (0, 1], got {alpha}")
     if not 0.0 < beta <= 1.0:

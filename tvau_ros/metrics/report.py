@@ -11,9 +11,10 @@ All metric values are percentages. A video without predictions is an error unles
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -81,7 +82,8 @@ def _heatmaps(preds: Predictions, video: EvalVideo) -> np.ndarray:
     return maps
 
 
-def _frame_section(preds, videos, options, skipped) -> tuple[dict | None, Any]:
+def _frame_section(preds: Predictions, videos: Sequence[EvalVideo], options: EvalOptions,
+                   skipped: dict[str, Any]) -> tuple[dict | None, Any]:
     have = set(preds.frame_scores) | set(preds.heatmaps)
     if not have:
         return None, None
@@ -127,7 +129,8 @@ def _region_detections(preds: Predictions, video: EvalVideo, options: EvalOption
                                         options.min_area, out_size=(video.height, video.width))
 
 
-def _region_section(preds, videos, options, skipped) -> tuple[dict | None, RegionTrackResult | None]:
+def _region_section(preds: Predictions, videos: Sequence[EvalVideo], options: EvalOptions,
+                    skipped: dict[str, Any]) -> tuple[dict | None, RegionTrackResult | None]:
     have = set(preds.detections) | set(preds.heatmaps)
     if not have:
         return None, None

@@ -12,10 +12,14 @@ and the mean over answers is reported. Settings (``BleuSettings``) and why: docs
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sacrebleu.metrics import BLEU
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ def _normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def _bleu(settings: BleuSettings):
+def _bleu(settings: BleuSettings) -> BLEU:
     from sacrebleu.metrics import BLEU
 
     return BLEU(tokenize=settings.tokenize, lowercase=settings.lowercase,

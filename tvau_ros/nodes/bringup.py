@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tvau_ros.nodes.graph import EXECUTABLES, NODES, NodeSpec, node_arguments, node_overrides, resolve_arguments, selected_nodes
+from tvau_ros.nodes.graph import (EXECUTABLES, NodeSpec, node_arguments, node_overrides, resolve_arguments,
+                                  selected_nodes)
 
 NODE_MODULES = {key: module for key, (_, module) in EXECUTABLES.items()}
 ENTRY = "tvau_ros.nodes.entry"

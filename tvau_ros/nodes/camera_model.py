@@ -8,12 +8,17 @@ otherwise from the config's horizontal field of view.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from sensor_msgs.msg import CameraInfo
 
 from tvau_ros.core.ground_projection import Pose
 from tvau_ros.core.pipeline import AnomalyPipeline
 from tvau_ros.nodes.msg_conversion import camera_info_to_intrinsics, for_log
+
+if TYPE_CHECKING:
+    from rclpy.node import Node
+    from rclpy.qos import QoSProfile
 
 try:  # tf2_ros exists in real ROS installs only (not on PyPI)
     import tf2_ros  # type: ignore
@@ -36,7 +41,8 @@ class CameraModel:
 
     LOOKUP_PERIOD_S = 1.0
 
-    def __init__(self, node, pipeline: AnomalyPipeline, info_topic: str, qos, ground_frame: str, use_tf: bool):
+    def __init__(self, node: Node, pipeline: AnomalyPipeline, info_topic: str, qos: QoSProfile, ground_frame: str,
+                 use_tf: bool):
         self.node, self.pipeline, self.ground_frame = node, pipeline, ground_frame
         self._info = None
         self._last_lookup = 0.0

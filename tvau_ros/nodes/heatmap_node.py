@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import sys
 import threading
+from typing import TYPE_CHECKING, Any
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
@@ -46,6 +47,9 @@ from tvau_ros.nodes import msg_conversion as conv
 from tvau_ros.nodes.camera_model import CameraModel, camera_info_topic_for
 from tvau_ros.nodes.qos import qos_profile
 from tvau_ros.nodes.scene_control import SceneControl
+
+if TYPE_CHECKING:
+    from lifecycle_msgs.srv import ChangeState
 
 NODE_NAME = "tvau_heatmap"
 OK, WARN, ERROR = 0, 1, 2
@@ -85,7 +89,7 @@ PARAMETERS = {
 
 
 class HeatmapNode(LifecycleNode):
-    def __init__(self, node_name: str = NODE_NAME, **kwargs):
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any):
         super().__init__(node_name, **kwargs)
         for name, (default, description) in PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
@@ -115,7 +119,7 @@ class HeatmapNode(LifecycleNode):
             return
         change_state = service.callback
 
-        def checked(request, response):
+        def checked(request: ChangeState.Request, response: ChangeState.Response) -> ChangeState.Response:
             valid = {t[0] for t in self._state_machine.available_transitions}
             if request.transition.label or request.transition.id in valid:
                 try:
@@ -133,7 +137,7 @@ class HeatmapNode(LifecycleNode):
 
         service.callback = checked
 
-    def param(self, name: str):
+    def param(self, name: str) -> Any:
         try:
             return self.get_parameter(name).value
         except ParameterUninitializedException:  # declared by type only (camera_pose) and never set
@@ -273,7 +277,7 @@ class HeatmapNode(LifecycleNode):
         if count in (1, 10, 100, 1000) or count % 10000 == 0:
             self.get_logger().warning(f"bad input ({kind}, {count} so far): {message}")  # capped by conv
 
-    def _on_image(self, msg) -> None:
+    def _on_image(self, msg: Image | CompressedImage) -> None:
         pipeline = self.pipeline
         if pipeline is None:
             return

@@ -5,6 +5,8 @@ Uses cv_bridge when a real ROS 2 install provides it, the project's own decoder
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 
@@ -15,6 +17,9 @@ from tvau_ros.core.image_encoding import (
     to_rgb8,
     _layout,
 )
+
+if TYPE_CHECKING:
+    from std_msgs.msg import Header
 
 try:  # cv_bridge exists in real ROS installs, not on PyPI (the PyPI package is ROS 1 code).
     from cv_bridge import CvBridge  # type: ignore
@@ -41,7 +46,7 @@ def compressed_to_rgb8(msg: CompressedImage) -> np.ndarray:
     return decode_compressed(msg.data, msg.format)
 
 
-def numpy_to_image(array: np.ndarray, encoding: str, header=None) -> Image:
+def numpy_to_image(array: np.ndarray, encoding: str, header: Header | None = None) -> Image:
     """Build an Image message (no row padding, native little-endian layout)."""
     raw = encode_image(array, encoding)
     msg = Image()

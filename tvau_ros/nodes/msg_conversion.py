@@ -168,7 +168,7 @@ def diagnostics_msg(name: str, hardware_id: str, level: int, message: str, value
                     stamp_ns: int) -> DiagnosticArray:
     """One DiagnosticStatus; numbers formatted compactly (NaN = no samples yet)."""
 
-    def text(value) -> str:
+    def text(value: object) -> str:
         if isinstance(value, float):
             return "nan" if math.isnan(value) else f"{value:.3f}"
         return str(value)

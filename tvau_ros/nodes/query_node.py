@@ -26,7 +26,9 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TYPE_CHECKING, Any
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -47,6 +49,9 @@ from tvau_ros.core.dialogue.mirror import EvidenceMirror
 from tvau_ros.core.dialogue.worker import Busy, QueryWorker
 from tvau_ros.nodes import msg_conversion as conv
 from tvau_ros.nodes.qos import qos_profile
+
+if TYPE_CHECKING:
+    from rclpy.action.server import ServerGoalHandle
 
 NODE_NAME = "tvau_query"
 OK, WARN, ERROR = 0, 1, 2
@@ -77,7 +82,7 @@ PARAMETERS = {
 
 
 class QueryNode(Node):
-    def __init__(self, source: EvidenceSource | None = None, node_name: str = NODE_NAME, **kwargs):
+    def __init__(self, source: EvidenceSource | None = None, node_name: str = NODE_NAME, **kwargs: Any):
         super().__init__(node_name, **kwargs)
         for name, (default, description) in PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
@@ -142,7 +147,7 @@ class QueryNode(Node):
                                  callback_group=inputs)
         return mirror
 
-    def _on_image(self, msg) -> None:
+    def _on_image(self, msg: Image | CompressedImage) -> None:
         try:
             image = conv.decode_image_msg(msg)
         except conv.BadImage as exc:
@@ -166,7 +171,8 @@ class QueryNode(Node):
 
     # ------------------------------------------------------------ answering
 
-    def _run(self, request, on_text=None, cancelled=lambda: False) -> tuple[Answer | None, str]:
+    def _run(self, request: QueryAnomaly.Request | QueryAction.Goal, on_text: Callable[[str], None] | None = None,
+             cancelled: Callable[[], bool] = lambda: False) -> tuple[Answer | None, str]:
         """Check on this thread, answer on a worker; (answer, "") or (None, the error message)."""
         cancel = threading.Event()
         window = (conv.stamp_to_ns(request.window_start), conv.stamp_to_ns(request.window_end))
@@ -201,7 +207,8 @@ class QueryNode(Node):
                 return None, f"internal error while answering: {type(exc).__name__}: {exc}"
 
     @staticmethod
-    def _fill(out, answer: Answer | None, error: str):
+    def _fill(out: QueryAnomaly.Response | QueryAction.Result, answer: Answer | None,
+              error: str) -> QueryAnomaly.Response | QueryAction.Result:
         out.success = answer is not None
         out.error_message = error
         if answer is None:
@@ -218,18 +225,18 @@ class QueryNode(Node):
         out.flagged_claims = list(answer.flagged_claims)
         return out
 
-    def _log(self, request, answer: Answer | None, error: str) -> None:
+    def _log(self, request: QueryAnomaly.Request | QueryAction.Goal, answer: Answer | None, error: str) -> None:
         if answer is None:
             self.get_logger().warning(f"query refused: {error} (question {request.question[:80]!r})")
         elif answer.flagged_claims:
             self.get_logger().warning(f"answer has claims the evidence contradicts: {answer.flagged_claims}")
 
-    def _on_service(self, request, response):
+    def _on_service(self, request: QueryAnomaly.Request, response: QueryAnomaly.Response) -> QueryAnomaly.Response:
         answer, error = self._run(request)
         self._log(request, answer, error)
         return self._fill(response, answer, error)
 
-    def _on_goal(self, goal_handle):
+    def _on_goal(self, goal_handle: ServerGoalHandle) -> QueryAction.Result:
         request = goal_handle.request
 
         def feedback(text: str) -> None:
@@ -281,7 +288,7 @@ class QueryNode(Node):
         self._diag_pub.publish(conv.diagnostics_msg(f"{self.get_name()}: query service", values["answerer"],
                                                     level, message, values, self.get_clock().now().nanoseconds))
 
-    def destroy_node(self):
+    def destroy_node(self) -> None:
         self.worker.shutdown()
         return super().destroy_node()
 
@@ -291,7 +298,8 @@ def executor_for(node: QueryNode, extra_threads: int = 2) -> MultiThreadedExecut
     return MultiThreadedExecutor(num_threads=node.worker.workers + node.worker.max_queue + 2 + extra_threads)
 
 
-def spin_nodes(executor: MultiThreadedExecutor, nodes: list, on_start=None, on_stop=None) -> int:
+def spin_nodes(executor: MultiThreadedExecutor, nodes: list, on_start: Callable[[], None] | None = None,
+               on_stop: Callable[[], None] | None = None) -> int:
     """Spin ``nodes`` until Ctrl-C, printing READY once they exist (tests and bringup wait for it)."""
     for node in nodes:
         executor.add_node(node)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
@@ -29,7 +30,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from tvau_ros.core.ground_projection import CameraIntrinsics
 from tvau_ros.core.types import NS_PER_S
-from tvau_ros.io.sources import SourceError, open_source
+from tvau_ros.io.sources import SourceError, SourceFrame, open_source
 from tvau_ros.nodes import msg_conversion as conv
 from tvau_ros.nodes.camera_model import camera_info_topic_for
 from tvau_ros.nodes.qos import qos_profile
@@ -58,7 +59,7 @@ PARAMETERS = {
 
 
 class ReplayNode(Node):
-    def __init__(self, node_name: str = NODE_NAME, **kwargs):
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any):
         super().__init__(node_name, **kwargs)
         for name, (default, description) in PARAMETERS.items():
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
@@ -83,7 +84,7 @@ class ReplayNode(Node):
         self.error: str | None = None
         self._camera: CameraIntrinsics | None = None
 
-    def param(self, name: str):
+    def param(self, name: str) -> Any:
         return self.get_parameter(name).value
 
     def _camera_info(self, height: int, width: int, stamp_ns: int, frame_id: str) -> CameraInfo:
@@ -155,7 +156,7 @@ class ReplayNode(Node):
             if pub is not None and hasattr(pub, "wait_for_all_acked"):
                 pub.wait_for_all_acked(Duration(seconds=timeout_s))
 
-    def _publish(self, frame, stamp_ns: int, encoding: str) -> None:
+    def _publish(self, frame: SourceFrame, stamp_ns: int, encoding: str) -> None:
         frame_id = self.param("frame_id") or frame.frame_id
         image = frame.image if encoding == "rgb8" else frame.image[:, :, ::-1]
         msg = conv.numpy_to_image(image, encoding, conv.header(stamp_ns, frame_id))

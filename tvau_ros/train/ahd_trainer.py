@@ -19,6 +19,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -94,7 +95,8 @@ def dist_info(device: str = "cpu") -> tuple[int, int]:
     return rank, world
 
 
-def _loss(class_maps, logit_scale: float, tokens, targets, cfg: TrainConfig) -> torch.Tensor:
+def _loss(class_maps: Callable[[torch.Tensor], torch.Tensor], logit_scale: float, tokens: torch.Tensor,
+          targets: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
     """Loss of one batch: tokens ``(B, L, T', H', W', D)`` of a frame pair (T' = 2 for a
     frame-wise encoder, 1 for one 2-frame temporal patch), cell coverage ``(B, 2, H', W')``.
     A temporal patch's map stands for both of its frames, as ``AnomalyHeatmapDecoder.heatmap``
@@ -117,12 +119,14 @@ class _ClassMaps(torch.nn.Module):
         super().__init__()
         self.head = head
 
-    def forward(self, tokens):  # a cached (t - k, t) pair sits side by side: motion stride 1
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        # a cached (t - k, t) pair sits side by side: motion stride 1
         return self.head.class_maps(tokens, motion_stride=1)
 
 
 @torch.no_grad()
-def evaluate_loss(head: AnomalyHeatmapDecoder, tokens, targets, cfg: TrainConfig, device: str = "cpu") -> float:
+def evaluate_loss(head: AnomalyHeatmapDecoder, tokens: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig,
+                  device: str = "cpu") -> float:
     head.eval()
     total, count = 0.0, 0
     for start in range(0, tokens.shape[0], cfg.batch_size):
@@ -154,9 +158,10 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
         raise ValueError(f"no training videos in the feature cache {cache.root}")
     tokens, targets = cache.load(train_videos)
     if model_cfg.motion and tokens.shape[2] < 2:
-        raise ValueError(f"model.motion needs both frames of a cached pair as separate steps, but the cache {cache.root} "
-                         f"holds one {cache.dims.get('temporal_patch')}-frame temporal patch per pair: set model.motion "
-                         f"to false (the temporal patch already sees both frames)")
+        raise ValueError(f"model.motion needs both frames of a cached pair as separate steps, "
+                         f"but the cache {cache.root} holds one {cache.dims.get('temporal_patch')}-frame "
+                         f"temporal patch per pair: set model.motion to false (the temporal patch already sees both "
+                         f"frames)")
     val_entries = cache.videos("validation")
     val = cache.load(val_entries) if val_entries else None
 
@@ -225,8 +230,10 @@ def train_ahd(cfg: TrainConfig, cache: FeatureCache, resume: bool = True, progre
     return out / "ahd.safetensors"
 
 
-def _save(path: Path, head, model_cfg: AHDConfig, cfg: TrainConfig, videos: list[dict], best: dict) -> None:
-    model_id = f"tvau_ahd_{model_cfg.backbone}_{cfg.regime}{'' if cfg.encoder_init == 'pretrained' else '_random_encoder'}"
+def _save(path: Path, head: AnomalyHeatmapDecoder, model_cfg: AHDConfig, cfg: TrainConfig, videos: list[dict],
+          best: dict) -> None:
+    suffix = "" if cfg.encoder_init == "pretrained" else "_random_encoder"
+    model_id = f"tvau_ahd_{model_cfg.backbone}_{cfg.regime}{suffix}"
     save_ahd_checkpoint(path, head, model_cfg, model_id=model_id, prompts=load_prompt_set(model_cfg.prompts),
                         extra={"train_config": cfg.to_dict(), "best": best,
                                "train_videos": [v["name"] for v in videos]})

@@ -132,7 +132,8 @@ def build_feature_cache(
     old = json.loads(index_path.read_text()) if index_path.is_file() else {}
     reuse = bool(old) and encoder_settings(**_stored(old.get("settings", {}))) == settings
 
-    backbone = build_backbone(model_config.backbone, model_config.layers, model_config.cache_dir, model_config.model_path)
+    backbone = build_backbone(model_config.backbone, model_config.layers, model_config.cache_dir,
+                              model_config.model_path)
     check_input_size(model_config, backbone)  # an encoder would floor the grid and drop the edge pixels
     text_features = cached_text_features(backbone, load_prompt_set(model_config.prompts), model_config.cache_dir)
     if encoder_init == "random":
@@ -141,11 +142,11 @@ def build_feature_cache(
     dims = backbone_dims(backbone)
     grid = (model_config.input_size[0] // dims["patch_size"], model_config.input_size[1] // dims["patch_size"])
 
-    def entry(split, video, pairs):
+    def entry(split: str, video: VideoSample, pairs: int) -> dict:
         return {"name": video.name, "split": split, "file": f"{split}/{video.name}.npz",
                 "abnormal": bool(video.is_abnormal), "categories": video_categories(video), "pairs": pairs}
 
-    def write_index(entries):
+    def write_index(entries: list[dict]):
         index_path.write_text(json.dumps({"settings": settings, "dims": dims, "grid": list(grid),
                                           "text_features": text_features.tolist(), "videos": entries}))
 

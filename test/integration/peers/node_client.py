@@ -54,7 +54,7 @@ def call(node, srv_type, name: str, request, timeout: float = TIMEOUT):
 def set_params(node, target: str, **values) -> None:
     request = SetParameters.Request(parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()])
     results = call(node, SetParameters, f"/{target}/set_parameters", request).results
-    failed = [(k, r.reason) for k, r in zip(values, results) if not r.successful]
+    failed = [(k, r.reason) for k, r in zip(values, results, strict=True) if not r.successful]
     assert not failed, f"setting parameters failed: {failed}"
 
 

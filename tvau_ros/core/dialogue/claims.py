@@ -19,10 +19,14 @@ evidence contradicts is flagged with the reason. Motion states are read but not 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from tvau_ros.core.dialogue.answerers import Verdict
+from tvau_ros.core.dialogue.evidence_view import EvidenceView
+from tvau_ros.core.dialogue.measure import MeasuredTarget
 from tvau_ros.data.annotation.phrasing import ANCHOR, FRAMES, SPAN, VERBS, Anchors, image_region_words
 from tvau_ros.data.annotation.colors import PALETTE
 from tvau_ros.metrics.text import parse_yes_no
@@ -126,7 +130,7 @@ def extract_claims(text: str, anchors: Anchors = FRAMES) -> list[Claim]:
 
 # ---------------------------------------------------------------- checking against the evidence
 
-def _subject(claim: Claim, subjects: list, claim_span: tuple[int, int] | None):
+def _subject(claim: Claim, subjects: list, claim_span: tuple[int, int] | None) -> MeasuredTarget | None:
     """The measured target a claim is about: "Target k", the only one, or the best overlapping."""
     if not subjects:
         return None
@@ -137,13 +141,13 @@ def _subject(claim: Claim, subjects: list, claim_span: tuple[int, int] | None):
     return max(subjects, key=lambda t: min(t.end, claim_span[1]) - max(t.start, claim_span[0]))
 
 
-def _near_border(box, side: str, width: int, height: int, share: float) -> bool:
+def _near_border(box: tuple[int, int, int, int], side: str, width: int, height: int, share: float) -> bool:
     x1, y1, x2, y2 = box
     return {"left": x1 <= share * width, "right": x2 >= (1 - share) * width - 1,
             "top": y1 <= share * height, "bottom": y2 >= (1 - share) * height - 1}[side]
 
 
-def _check_side(value, target, shape) -> tuple[bool, str]:
+def _check_side(value: tuple[str, str], target: MeasuredTarget, shape: tuple[int, int]) -> tuple[bool, str]:
     which, side = value
     obs = target.result.timeline.observations[0 if which == "entry" else -1]
     h, w = shape
@@ -154,7 +158,7 @@ def _check_side(value, target, shape) -> tuple[bool, str]:
     return (_near_border(obs.extent, side, w, h, 0.1), f"its {when} is far from the {side} border")
 
 
-def _check_colour(value, target) -> tuple[bool, str]:
+def _check_colour(value: tuple[str, str], target: MeasuredTarget) -> tuple[bool, str]:
     part, colour = value
     votes: dict[str, np.ndarray] = {}
     for obs in target.result.timeline.observations:  # the raw frame's votes over the heatmap box
@@ -172,13 +176,13 @@ def _check_colour(value, target) -> tuple[bool, str]:
     return ok, f"the pixels under its heatmap are mostly {', '.join(top3)} ({colour} {mine:.0%})"
 
 
-def _heading_change(target, frame: int, fps: float) -> float | None:
+def _heading_change(target: MeasuredTarget, frame: int, fps: float) -> float | None:
     """Signed heading change (degrees, + = left) of the heatmap track around ``frame``: image
     rows stand for depth (up = away), as seen from above; each end averages 3 frames."""
     obs = {o.frame: o for o in target.result.timeline.observations}
     w = max(3, int(round(0.8 * fps)))
 
-    def point(frames) -> np.ndarray | None:
+    def point(frames: Iterable[int]) -> np.ndarray | None:
         seen = [np.array([obs[f].foot[0], -obs[f].foot[1]]) for f in frames if f in obs]
         return np.mean(seen, axis=0) if seen else None
     a, b = point(range(frame - w, frame - w + 3)), point(range(frame - 1, frame + 2))
@@ -191,7 +195,7 @@ def _heading_change(target, frame: int, fps: float) -> float | None:
     return float(np.degrees(np.arctan2(v_in[0] * v_out[1] - v_in[1] * v_out[0], float(np.dot(v_in, v_out)))))
 
 
-def _check_turn(value, target, fps: float) -> tuple[bool | None, str]:
+def _check_turn(value: tuple[str, int | None], target: MeasuredTarget, fps: float) -> tuple[bool | None, str]:
     """A turn is contradicted by a clear (> 45 degrees, the annotation's own turn threshold)
     turn the other way; "without turning" by a heatmap track that reverses (> 120 degrees)."""
     direction, frame = value
@@ -208,7 +212,7 @@ def _check_turn(value, target, fps: float) -> tuple[bool | None, str]:
     return ok, f"its heatmap track turns {'left' if angle > 0 else 'right'} ({abs(angle):.0f} degrees) there"
 
 
-def _check_span(value, reference: tuple[int, int] | None, view) -> tuple[bool, str]:
+def _check_span(value: tuple[int, int], reference: tuple[int, int] | None, view: EvidenceView) -> tuple[bool, str]:
     a, b = value
     frames = [r.index for r in view.frames]
     if frames and (b < frames[0] or a > frames[-1]):
@@ -222,7 +226,7 @@ def _check_span(value, reference: tuple[int, int] | None, view) -> tuple[bool, s
     return ok, f"the heatmap shows the anomaly in frames {s}-{e}"
 
 
-def check_claims(claims: list[Claim], view, subjects: list, verdict) -> list[CheckedClaim]:
+def check_claims(claims: list[Claim], view: EvidenceView, subjects: list, verdict: Verdict) -> list[CheckedClaim]:
     """Check every claim against the evidence of the window (``view``) and the measured
     targets the answer is about (``subjects``, in the answer's order); ``verdict`` is the
     evidence's (``abnormal``, ``span``: first and last anomalous frame)."""

@@ -22,8 +22,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -31,11 +31,12 @@ from tvau_ros.core.dialogue.answerers import (AnswererSlot, AnswererUnavailable,
                                               TextAnswerer, Turn, Verdict)
 from tvau_ros.core.dialogue.claims import CheckedClaim, check_claims, extract_claims
 from tvau_ros.core.dialogue.evidence_view import EvidenceSource, EvidenceView, build_view, stored_span
-from tvau_ros.core.dialogue.intents import QuestionError, check_question, classify
+from tvau_ros.core.dialogue.intents import Intent, QuestionError, check_question, classify
 from tvau_ros.core.dialogue.measure import (MeasureConfig, MeasuredTarget, ObservationCache, measure_targets,
                                             observe_view)
 from tvau_ros.data.annotation.phrasing import FrameAnchors, TimeAnchors
-from tvau_ros.core.types import NS_PER_S, Region
+from tvau_ros.core.evidence import EvidenceStore
+from tvau_ros.core.types import NS_PER_S, Episode, Region
 from tvau_ros.data.annotation.colors import name_pixels
 
 
@@ -98,7 +99,7 @@ class _Session:
 class PendingTurn:
     """An opened question: checked, its session taken; ``Dialogue.answer`` answers it."""
 
-    dialogue: "Dialogue"
+    dialogue: Dialogue
     question: str
     session_id: str
     session: _Session | None
@@ -235,7 +236,7 @@ class Dialogue:
         """Answer one question (see the module docstring); QueryError when it cannot."""
         return self.answer(self.open_turn(question, session_id, reset), window, on_text, cancel)
 
-    def open_turn(self, question: str, session_id: str = "", reset: bool = False) -> "PendingTurn":
+    def open_turn(self, question: str, session_id: str = "", reset: bool = False) -> PendingTurn:
         """The cheap checks, on the caller's thread: the question, the answerer, the session
         (taken for this question until ``answer`` or ``PendingTurn.release``); QueryError when one fails."""
         try:
@@ -260,7 +261,7 @@ class Dialogue:
         self.stats.error(code)
         return QueryError(code, message)
 
-    def answer(self, pending: "PendingTurn", window: tuple[int, int] = (0, 0),
+    def answer(self, pending: PendingTurn, window: tuple[int, int] = (0, 0),
                on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> Answer:
         """Answer an opened question (the expensive part, e.g. on a worker); releases its session."""
         try:
@@ -272,7 +273,8 @@ class Dialogue:
         finally:
             pending.release()
 
-    def _answer(self, pending: "PendingTurn", window, on_text, cancel) -> Answer:
+    def _answer(self, pending: PendingTurn, window: tuple[int, int], on_text: Callable[[str], None] | None,
+                cancel: threading.Event | None) -> Answer:
         session, text, answerer = pending.session, pending.question, pending.answerer
         if cancel is not None and cancel.is_set():
             raise QueryError("cancelled", "the question was cancelled before it was answered")
@@ -338,7 +340,8 @@ class Dialogue:
         return view
 
     @staticmethod
-    def _default_window(store, episodes, focus, intent) -> tuple[int, int]:
+    def _default_window(store: EvidenceStore, episodes: list[Episode], focus: list[tuple[int, int]],
+                        intent: str) -> tuple[int, int]:
         """The latest clip, widened back to the start of the anomaly being talked about."""
         latest = store.latest()
         start = latest.window_start_ns
@@ -352,7 +355,7 @@ class Dialogue:
         return start, latest.stamp_ns
 
     @staticmethod
-    def _subjects(targets: list[MeasuredTarget], intent, focus: list[tuple[int, int]]) -> list[MeasuredTarget]:
+    def _subjects(targets: list[MeasuredTarget], intent: Intent, focus: list[tuple[int, int]]) -> list[MeasuredTarget]:
         if intent.track:
             return [t for t in targets if t.track_id == intent.track]
         if intent.target:

@@ -22,14 +22,18 @@ fed by topics builds its own store (``tvau_ros.nodes.query_node``).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from tvau_ros.core.evidence import EvidenceStore
 from tvau_ros.core.regions import smooth_heatmap
 from tvau_ros.core.types import Episode, Evidence, Region
+
+if TYPE_CHECKING:
+    from tvau_ros.core.pipeline import AnomalyPipeline
 
 
 class EvidenceSource(Protocol):
@@ -48,11 +52,11 @@ class PipelineSource:
     """An ``AnomalyPipeline`` as an evidence source (``pipeline`` may be a callable returning
     the current pipeline or None, e.g. the heatmap node's, which exists only once configured)."""
 
-    def __init__(self, pipeline):
+    def __init__(self, pipeline: AnomalyPipeline | Callable[[], AnomalyPipeline | None] | None):
         self._pipeline = pipeline
 
     @property
-    def pipeline(self):
+    def pipeline(self) -> AnomalyPipeline | None:
         return self._pipeline() if callable(self._pipeline) else self._pipeline
 
     @property
@@ -109,7 +113,8 @@ class EvidenceView:
     @property
     def fps(self) -> float:
         """Frame rate from the stamps (frames per second of the frame numbers)."""
-        steps = [(b.stamp_ns - a.stamp_ns) / (b.index - a.index) for a, b in zip(self.frames, self.frames[1:])
+        steps = [(b.stamp_ns - a.stamp_ns) / (b.index - a.index)
+                 for a, b in zip(self.frames, self.frames[1:], strict=False)
                  if b.index > a.index and b.stamp_ns > a.stamp_ns]
         return 1e9 / float(np.median(steps)) if steps else 15.0
 
@@ -140,7 +145,7 @@ def _frame_regions(evidence: Evidence) -> dict[int, tuple[Region, ...]]:
     """Regions per frame index: every new frame's (``frame_results``), else (evidence rebuilt from
     messages, which carry the newest frame's only) the newest frame's."""
     if len(evidence.frame_results) == len(evidence.new_frame_indices):
-        return {i: tuple(r.regions) for i, r in zip(evidence.new_frame_indices, evidence.frame_results)}
+        return {i: tuple(r.regions) for i, r in zip(evidence.new_frame_indices, evidence.frame_results, strict=True)}
     return {evidence.frame_index: tuple(evidence.regions)}
 
 
@@ -152,7 +157,7 @@ def build_view(store: EvidenceStore, episodes: list[Episode], start_ns: int, end
     for ev in evidence:
         frames = {f.index: f for f in ev.frames}
         regions = _frame_regions(ev)
-        for index, heatmap in zip(ev.new_frame_indices, ev.heatmaps):
+        for index, heatmap in zip(ev.new_frame_indices, ev.heatmaps, strict=True):
             frame = frames.get(index)
             if frame is None or not start_ns <= frame.stamp_ns <= end_ns:
                 continue

@@ -153,7 +153,7 @@ def merge_fragments(timelines: list[TargetTimeline], tracks: list[int]) -> list[
     timeline (per frame its largest piece). Returns (timeline, track id) pairs, by first frame."""
     groups: dict[int, list[TargetTimeline]] = {}
     loose = []
-    for tl, track in zip(timelines, tracks):
+    for tl, track in zip(timelines, tracks, strict=True):
         (groups.setdefault(track, []) if track else loose).append(tl)
     for tl in loose:
         best = None
@@ -255,7 +255,7 @@ def _measure(view: EvidenceView, config: MeasureConfig, observations: list[Frame
     _, results = measure_timelines([t for t, _ in kept], ww, wh, view.fps, annotate)
     scores = {r.index: view.score(r) for r in records}
     targets = []
-    for result, (_, track_id) in zip(results, kept):
+    for result, (_, track_id) in zip(results, kept, strict=True):
         tl = result.timeline
         facts = target_annotation(result, annotate.anchor_stride)
         _withhold_colours(facts, result)

@@ -9,8 +9,8 @@ refused at once (``Busy``) instead of making callers wait without end.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
 
 
 class Busy(RuntimeError):

@@ -33,7 +33,7 @@ def _legs(timeline: TargetTimeline, trajectory: Trajectory) -> list[tuple[int, i
     cuts = sorted({t.frame for t in trajectory.turns} | {s.start for s in trajectory.speed_states})
     cuts = [c for c in cuts if timeline.start < c <= timeline.end]
     bounds = [timeline.start] + cuts + [timeline.end + 1]
-    return [(a, b - 1) for a, b in zip(bounds, bounds[1:]) if b > a]
+    return [(a, b - 1) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
 def _leg_agreement(timeline: TargetTimeline, start: int, end: int,
@@ -42,7 +42,7 @@ def _leg_agreement(timeline: TargetTimeline, start: int, end: int,
     seen = [c for f, c in timeline.frame_colors.items() if start <= f <= end]
     if not seen:
         return 1.0, 0
-    agree = sum(all(s is None or s == x for s, x in zip(stated, c)) for c in seen)
+    agree = sum(all(s is None or s == x for s, x in zip(stated, c, strict=True)) for c in seen)
     return agree / len(seen), len(seen)
 
 
@@ -83,7 +83,7 @@ def verify(timeline: TargetTimeline, trajectory: Trajectory, min_height: int = 1
                 reasons.append(f"appearance->motion: frames {start}-{end} look different ({share:.2f} agree)")
     obs = timeline.observations
     typical = float(np.median([o.height for o in obs]))
-    for prev, cur in zip(obs, obs[1:]):
+    for prev, cur in zip(obs, obs[1:], strict=False):
         if prev.touches or cur.touches:  # a target cut by the border changes shape legitimately
             continue
         scale = max(prev.height, cur.height, typical, 1)

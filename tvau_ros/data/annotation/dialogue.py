@@ -63,7 +63,7 @@ class DialogueSample:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DialogueSample":
+    def from_dict(cls, d: dict) -> DialogueSample:
         d = dict(d)
         d["targets"] = [TargetAnnotation(**t) for t in d["targets"]]
         d["turns"] = [DialogueTurn(**t) for t in d["turns"]]

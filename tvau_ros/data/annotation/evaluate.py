@@ -53,7 +53,8 @@ def match_turns(predicted: list[dict], truth: list[dict], tolerance: float) -> i
     used, hits = set(), 0
     for p in predicted:
         candidates = [(abs(p["frame"] - t["frame"]), i) for i, t in enumerate(truth)
-                      if i not in used and t["direction"] == p["direction"] and abs(p["frame"] - t["frame"]) <= tolerance]
+                      if i not in used and t["direction"] == p["direction"]
+                      and abs(p["frame"] - t["frame"]) <= tolerance]
         if candidates:
             used.add(min(candidates)[1])
             hits += 1
@@ -72,7 +73,7 @@ def _score(c: Counter, r: TargetResult, t: dict, tolerance: float) -> None:
     """Add one matched (result, truth) pair to the counters ``c``."""
     attrs, truth_attrs, traj = r.timeline.attributes, t["attributes"], t["trajectory"]
     c["targets_matched"] += 1
-    for key, stated in zip(("top_color", "bottom_color"), r.stated):
+    for key, stated in zip(("top_color", "bottom_color"), r.stated, strict=True):
         if stated is not None:
             c[key + "_stated"] += 1
             c[key] += stated == truth_attrs.get(key)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 PERSON_HEIGHT_M = 1.70   # foot to top of the box of a standing adult
 HFOV_DEG = 60.0
@@ -37,7 +38,7 @@ class GroundCamera:
     cam_height: float
     fitted: bool = False   # False: priors only (no usable upright observations)
 
-    def project(self, x, y, z) -> tuple[np.ndarray, np.ndarray]:
+    def project(self, x: ArrayLike, y: ArrayLike, z: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Pixel (u, v) of world points (X right, Y up, Z forward; metres, ground at Y = 0)."""
         t = np.radians(self.tilt_deg)
         rel_y = np.asarray(y, float) - self.cam_height
@@ -46,7 +47,7 @@ class GroundCamera:
         return (self.width / 2 + self.focal * np.asarray(x, float) / depth,
                 self.height / 2 + self.focal * (-rel_y * np.cos(t) - z * np.sin(t)) / depth)
 
-    def ground_from_pixel(self, u, v) -> tuple[np.ndarray, np.ndarray]:
+    def ground_from_pixel(self, u: ArrayLike, v: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Ground (X right, Z forward) in metres seen at pixel (u, v); NaN at or above the horizon."""
         du = (np.asarray(u, float) - self.width / 2) / self.focal
         dv = (np.asarray(v, float) - self.height / 2) / self.focal
@@ -70,7 +71,8 @@ def height_ratios(foot_v: np.ndarray, top_v: np.ndarray, height: int, focal: flo
     return np.where(ok, ratio, np.nan)
 
 
-def estimate_camera(foot_v, top_v, width: int, height: int, prior_weight: float = 2e-4) -> GroundCamera:
+def estimate_camera(foot_v: ArrayLike, top_v: ArrayLike, width: int, height: int,
+                    prior_weight: float = 2e-4) -> GroundCamera:
     """Fit the tilt and camera height to upright people's (foot row, box top row) pairs."""
     focal = 0.5 * width / np.tan(np.radians(HFOV_DEG) / 2)
     foot_v, top_v = np.asarray(foot_v, float), np.asarray(top_v, float)

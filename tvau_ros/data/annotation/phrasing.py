@@ -24,8 +24,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tvau_ros.data.annotation.dialogue import TargetAnnotation
 
 QUESTION_JUDGMENT = "Is there any anomaly in the video?"
 QUESTION_APPEARANCE = "What does the abnormal target look like?"
@@ -145,7 +149,7 @@ def article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
-def appearance_answers(t) -> list[str]:
+def appearance_answers(t: TargetAnnotation) -> list[str]:
     """Reference phrasings of the target's look; a colour left unstated (None) is omitted."""
     a = t.attributes
     top, bottom, size = a.get("top_color"), a.get("bottom_color"), a["size_class"]
@@ -179,7 +183,7 @@ def appearance_answers(t) -> list[str]:
     ]
 
 
-def motion_answers(t, anchors: Anchors = FRAMES) -> list[str]:
+def motion_answers(t: TargetAnnotation, anchors: Anchors = FRAMES) -> list[str]:
     states = t.trajectory["speed_states"]
     noun = t.noun
     if len(states) == 1:
@@ -192,7 +196,7 @@ def motion_answers(t, anchors: Anchors = FRAMES) -> list[str]:
         ]
     parts = [f"{VERBS[s['state']][0]} from {anchors.at(s['start'])} to {anchors.at(s['end'])}" for s in states]
     changes = [f"from {VERBS[a['state']][1]} to {VERBS[b['state']][1]} at {anchors.at(b['start'])}"
-               for a, b in zip(states, states[1:])]
+               for a, b in zip(states, states[1:], strict=False)]
     arrows = " -> ".join(f"{VERBS[s['state']][1]} ({anchors.bare(s['start'], s['end'])})" for s in states)
     return [
         f"The {noun} {', then '.join(parts)}.",
@@ -201,7 +205,7 @@ def motion_answers(t, anchors: Anchors = FRAMES) -> list[str]:
     ]
 
 
-def trajectory_answers(t, anchors: Anchors = FRAMES) -> list[str]:
+def trajectory_answers(t: TargetAnnotation, anchors: Anchors = FRAMES) -> list[str]:
     tr = t.trajectory
     entry, exit_ = tr["entry_side"], tr["exit_side"]
     ef, xf = anchors.at(tr["entry_frame"]), anchors.at(tr["exit_frame"])

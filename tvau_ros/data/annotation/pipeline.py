@@ -6,7 +6,9 @@ num_frames, height, width, fps, frame_labels, tracks, read_frames, read_mask).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -18,6 +20,7 @@ from tvau_ros.data.annotation.ground import GroundCamera, estimate_camera
 from tvau_ros.data.annotation.timeline import (TargetTimeline, TimelineAttributes, associate,
                                                refine_timeline, suppress_background)
 from tvau_ros.data.annotation.trajectory import Trajectory, derive_trajectory
+from tvau_ros.data.dataset import TrackSpan, VideoSample
 
 
 class AnnotationInputError(ValueError):
@@ -61,7 +64,7 @@ class VideoAnnotation:
     ignored_timelines: int = 0
 
 
-def frames_to_annotate(sample) -> list[int]:
+def frames_to_annotate(sample: VideoSample) -> list[int]:
     """Frames inside any track span or labelled abnormal."""
     frames = set(np.flatnonzero(np.asarray(sample.frame_labels) > 0).tolist())
     for span in sample.tracks:
@@ -69,7 +72,7 @@ def frames_to_annotate(sample) -> list[int]:
     return sorted(f for f in frames if 0 <= f < sample.num_frames)
 
 
-def _runs(frames: list[int], chunk: int):
+def _runs(frames: list[int], chunk: int) -> Iterator[tuple[int, int]]:
     """Contiguous [start, stop) runs of sorted frame indices, at most ``chunk`` long."""
     start = prev = None
     for f in frames:
@@ -84,7 +87,7 @@ def _runs(frames: list[int], chunk: int):
         yield start, prev + 1
 
 
-def read_masks(sample, frames: list[int]) -> dict[int, np.ndarray]:
+def read_masks(sample: VideoSample, frames: list[int]) -> dict[int, np.ndarray]:
     """Non-empty masks of ``frames``; AnnotationInputError naming the file/frame on bad ones."""
     masks = {}
     for frame in frames:
@@ -101,7 +104,7 @@ def read_masks(sample, frames: list[int]) -> dict[int, np.ndarray]:
     return masks
 
 
-def mask_mode(masks: dict[int, np.ndarray], tracks) -> str:
+def mask_mode(masks: dict[int, np.ndarray], tracks: list[TrackSpan]) -> str:
     """"ids" when mask values are the tracks' object ids, else "binary".
 
     Binary masks (ShanghaiTech: every abnormal pixel is 1) with several tracks cannot tell
@@ -116,13 +119,21 @@ def mask_mode(masks: dict[int, np.ndarray], tracks) -> str:
     return "binary"
 
 
-def background_image(sample, samples: int = 25) -> np.ndarray:
+class FrameReader(Protocol):
+    """What ``background_image`` reads: a ``VideoSample``, or the dialogue's working frames."""
+
+    num_frames: int
+
+    def read_frames(self, start: int, stop: int, step: int = 1) -> np.ndarray: ...
+
+
+def background_image(sample: FrameReader, samples: int = 25) -> np.ndarray:
     """The scene without moving targets: per-pixel median of frames spread over the video."""
     step = max(1, sample.num_frames // samples)
     return np.median(sample.read_frames(0, sample.num_frames, step), axis=0).astype(np.uint8)
 
 
-def collect_observations(sample, masks: dict[int, np.ndarray], config: AnnotateConfig,
+def collect_observations(sample: VideoSample, masks: dict[int, np.ndarray], config: AnnotateConfig,
                          use_ids: bool) -> list[FrameObservation]:
     """Coarse and refined frame-level extraction over every frame with a non-empty mask."""
     background = background_image(sample, config.background_samples) if config.background_samples else None
@@ -195,7 +206,7 @@ def target_annotation(result: TargetResult, stride: int) -> TargetAnnotation:
         boxes=[{"frame": f, "box": list(tl.at(f).box)} for f in _anchor_frames(tl, tr, stride)])
 
 
-def annotate_video(sample, config: AnnotateConfig = AnnotateConfig()) -> VideoAnnotation:
+def annotate_video(sample: VideoSample, config: AnnotateConfig = AnnotateConfig()) -> VideoAnnotation:
     """Annotate one video; raises AnnotationInputError on unusable masks."""
     meta = dict(video=sample.name, split=sample.split, scene=sample.scene, fps=sample.fps,
                 num_frames=sample.num_frames, width=sample.width, height=sample.height)

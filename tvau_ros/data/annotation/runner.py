@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TextIO
 
 from tvau_ros.data.annotation.evaluate import evaluate, goals
 from tvau_ros.data.annotation.pipeline import (AnnotateConfig, AnnotationInputError, VideoAnnotation,
@@ -50,7 +51,7 @@ def build_report(annotations: list[VideoAnnotation], samples: list, dataset: str
     return report
 
 
-def _fmt(value) -> str:
+def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}%"
 
 
@@ -81,6 +82,6 @@ def summary_lines(report: dict) -> list[str]:
     return lines
 
 
-def print_summary(report: dict, stream=None) -> None:
+def print_summary(report: dict, stream: TextIO | None = None) -> None:
     for line in summary_lines(report):
         print(line, file=stream or sys.stdout)

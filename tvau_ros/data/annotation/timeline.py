@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from tvau_ros.data.annotation.colors import PALETTE
-from tvau_ros.data.annotation.extraction import MIN_REGION_PIXELS, Appearance, FrameObservation, size_class
+from tvau_ros.data.annotation.extraction import MIN_REGION_PIXELS, Appearance, Box, FrameObservation, size_class
 
 
 @dataclass
@@ -66,7 +66,7 @@ class TargetTimeline:
         return next((o for o in self.observations if o.frame == frame), None)
 
 
-def box_iou(a, b) -> float:
+def box_iou(a: Box, b: Box) -> float:
     """Intersection over union of two inclusive (x1, y1, x2, y2) boxes.
 
     >>> box_iou((0, 0, 9, 9), (5, 0, 14, 9))
@@ -118,7 +118,7 @@ def associate(observations: list[FrameObservation], use_ids: bool, max_gap: int 
                     if score is not None:
                         pairs.append((score, ti, ni))
             used_t, used_n = set(), set()
-            for score, ti, ni in sorted(pairs, reverse=True):
+            for _score, ti, ni in sorted(pairs, reverse=True):
                 if ti in used_t or ni in used_n:
                     continue
                 used_t.add(ti)
@@ -189,8 +189,9 @@ def refine_timeline(timeline: TargetTimeline, frame_shape: tuple[int, int], min_
     ``min_conf``), it is not cut by an image border and not shrunk by occlusion (at least 60%
     of the median mask area). The timeline's colours are the winners of the summed, per-frame
     normalised votes of confident observations of the timeline's majority posture (upright or
-    wide; a wide target is voted by its halves, front = the side it moves towards). With ``use_refined`` False the coarse (raw-frame, whole-box) measurements are used;
-    the report shows what refinement adds that way.
+    wide; a wide target is voted by its halves, front = the side it moves towards). With
+    ``use_refined`` False the coarse (raw-frame, whole-box) measurements are used; the report
+    shows what refinement adds that way.
     """
     obs = timeline.observations
     measured = [(o, o.refined if use_refined and o.refined is not None else o.coarse) for o in obs]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tvau_ros.data.annotation.extraction import FrameObservation
 from tvau_ros.data.annotation.ground import GroundCamera
 from tvau_ros.data.annotation.timeline import TargetTimeline
 
@@ -233,7 +234,7 @@ def _border_side(touches: frozenset[str], motion: np.ndarray, leaving: bool) -> 
     return max(sorted(touches), key=lambda s: sign * float(np.dot(_SIDE_NORMALS[s], motion)))
 
 
-def _centre(obs) -> np.ndarray:
+def _centre(obs: FrameObservation) -> np.ndarray:
     return np.array([(obs.extent[0] + obs.extent[2]) / 2, (obs.extent[1] + obs.extent[3]) / 2])
 
 

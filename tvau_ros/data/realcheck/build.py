@@ -31,7 +31,7 @@ from tvau_ros.data.realcheck.composite import Composite, darken, paste
 from tvau_ros.data.realcheck.footage import (LAST_USABLE_FRAME, USABLE_FRAMES, VTEST_SIZE, FootageError,
                                              check_source, read_frames)
 from tvau_ros.data.realcheck.scene import SceneFacts, learn_scene, longest_still_s
-from tvau_ros.data.realcheck.sprites import extract_sprites
+from tvau_ros.data.realcheck.sprites import Sprite, extract_sprites
 from tvau_ros.data.synthetic.writer import write_mp4
 from tvau_ros.data.ubnormal import mask_path, write_tracks_file
 
@@ -88,7 +88,8 @@ def _clip_windows(check: tuple[int, int], clip_frames: int) -> list[tuple[int, i
     return [(s, s + clip_frames) for s in starts]
 
 
-def _make(kind: str, facts: SceneFacts, rng, sprites, source_frames: list[int]) -> Composite:
+def _make(kind: str, facts: SceneFacts, rng: np.random.Generator, sprites: list[Sprite],
+          source_frames: list[int]) -> Composite:
     if kind == "fast_walker":
         return people.fast_walker(facts, rng, sprites, source_frames)
     if kind == "fall":
@@ -100,7 +101,8 @@ def _make(kind: str, facts: SceneFacts, rng, sprites, source_frames: list[int]) 
     return things.vehicle(facts, rng, source_frames)
 
 
-def _place(kind: str, facts: SceneFacts, sprites, check: tuple[int, int], windows: list, key: tuple):
+def _place(kind: str, facts: SceneFacts, sprites: list[Sprite], check: tuple[int, int], windows: list,
+           key: tuple) -> tuple[Composite, list[int]] | tuple[None, str]:
     """The composite for clip ``key`` = (seed, fold, kind, index) and its source frames. When
     no place fits (the plaza is busy in that clip), the next attempt draws anew in the next
     window; after PLACEMENT_ATTEMPTS it returns (None, the last reason)."""
@@ -118,7 +120,8 @@ def _place(kind: str, facts: SceneFacts, sprites, check: tuple[int, int], window
     return None, f"{reason} (after {PLACEMENT_ATTEMPTS} attempts)"
 
 
-def _render(frames: np.ndarray, facts: SceneFacts, source_frames: list[int], comp: Composite | None):
+def _render(frames: np.ndarray, facts: SceneFacts, source_frames: list[int],
+            comp: Composite | None) -> tuple[list[np.ndarray], list[np.ndarray | None], np.ndarray]:
     """Composited BGR frames, boolean GT masks (None where no target) and frame labels."""
     out, masks, labels = [], [], np.zeros(len(source_frames), np.uint8)
     for k, f in enumerate(source_frames):
@@ -138,7 +141,7 @@ def _render(frames: np.ndarray, facts: SceneFacts, source_frames: list[int], com
 
 
 def _write_video(root: Path, name: str, frames: list[np.ndarray], fps: float, meta: dict,
-                 masks=None, labels=None) -> None:
+                 masks: list[np.ndarray | None] | None = None, labels: np.ndarray | None = None) -> None:
     scene = root / SCENE_DIR
     ann = scene / f"{name}_annotations"
     ann.mkdir(parents=True, exist_ok=True)
@@ -167,7 +170,7 @@ def _preview(path: Path, frame: np.ndarray, mask: np.ndarray) -> None:
     cv2.imwrite(str(path), np.hstack(tiles))
 
 
-def _target_meta(kind: str, masks, labels: np.ndarray) -> list[dict]:
+def _target_meta(kind: str, masks: list[np.ndarray | None], labels: np.ndarray) -> list[dict]:
     if not labels.any():
         return []
     areas = [int(masks[f].sum()) for f in np.flatnonzero(labels)]
@@ -184,7 +187,7 @@ def _base_meta(name: str, fold: str, kind: str, split: str, source_frames: list[
             "fps": facts.fps, "num_frames": len(source_frames), "layout": "vtest_realcheck"}
 
 
-def build_check_set(video, out, options: BuildOptions = BuildOptions(),
+def build_check_set(video: str | Path, out: str | Path, options: BuildOptions = BuildOptions(),
                     log: Callable[[str], None] = print) -> dict:
     """Build the check set under ``out``; return (and write) its summary."""
     t_start = time.time()

@@ -5,10 +5,11 @@ composites, tuning, demos, tests); frames 400 onward stay an untouched check. Ev
 goes through :func:`read_frames`, which refuses a range reaching past that frame before it
 opens the file, and decodes sequentially so no later frame is ever decoded.
 
->>> read_frames("any.avi", 390, 401)
+>>> read_frames("any.avi", 390, 401)  # doctest: +NORMALIZE_WHITESPACE
 Traceback (most recent call last):
 ...
-tvau_ros.data.realcheck.footage.FootageError: frames 390..400 requested: only frames 0..399 of the source may be used (frames 400 onward are the untouched check)
+tvau_ros.data.realcheck.footage.FootageError: frames 390..400 requested: only frames 0..399 of the source may be
+used (frames 400 onward are the untouched check)
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ class SourceInfo:
     fps: float
 
 
-def check_source(path, expected_size: tuple[int, int] | None = VTEST_SIZE) -> SourceInfo:
+def check_source(path: str | Path, expected_size: tuple[int, int] | None = VTEST_SIZE) -> SourceInfo:
     """Open ``path`` and check it has at least 400 frames of ``expected_size`` (width, height).
 
     Decodes only frame 0 (the frame count comes from the container header); unlike
@@ -67,7 +68,7 @@ def check_source(path, expected_size: tuple[int, int] | None = VTEST_SIZE) -> So
     return SourceInfo(path, n, w, h, fps)
 
 
-def read_frames(path, start: int, stop: int, step: int = 1) -> np.ndarray:
+def read_frames(path: str | Path, start: int, stop: int, step: int = 1) -> np.ndarray:
     """Frames ``start:stop:step`` (BGR, (N, H, W, 3) uint8) of the usable part of ``path``.
 
     Raises :class:`FootageError` when ``stop`` reaches past frame 399, before opening the file.

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tvau_ros.data.synthetic.camera import Camera
 
@@ -33,7 +34,7 @@ class PersonHeight:
     slope: float
     offset: float
 
-    def at(self, v) -> np.ndarray | float:
+    def at(self, v: ArrayLike) -> np.ndarray | float:
         return self.slope * np.asarray(v, dtype=np.float64) + self.offset if np.ndim(v) else \
             float(self.slope * v + self.offset)
 
@@ -68,7 +69,7 @@ def fit_person_height(foot_rows: np.ndarray, heights: np.ndarray, bin_px: int = 
     return PersonHeight(float(slope), float(offset))
 
 
-def person_height_px(cam: Camera, u, v, height_m: float = PERSON_HEIGHT_M) -> np.ndarray:
+def person_height_px(cam: Camera, u: ArrayLike, v: ArrayLike, height_m: float = PERSON_HEIGHT_M) -> np.ndarray:
     """Image height of a ``height_m`` person standing at pixel(s) (u, v) under ``cam``
     (0 above the horizon)."""
     u, v = np.broadcast_arrays(np.asarray(u, float), np.asarray(v, float))
@@ -98,7 +99,7 @@ def fit_camera(line: PersonHeight, width: int, height: int,
     rows = np.linspace(max(line.horizon_v + 0.25 * height, 0.3 * height), height - 1, 8)
     best, best_err = None, np.inf
     grids = [(np.arange(2.0, 80.0, 1.0), np.arange(1.0, 40.0, 0.25))]
-    for level in range(2):
+    for _level in range(2):
         for tilt in grids[-1][0]:
             for cam_h in grids[-1][1]:
                 cam = Camera(width, height, float(cam_h), float(tilt), hfov_deg)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tvau_ros.data.realcheck.composite import Composite, FrameOp, Layer, warp_layer
 from tvau_ros.data.realcheck.scene import SceneFacts
@@ -42,7 +43,7 @@ def ground_velocity(sprite: Sprite, facts: SceneFacts) -> np.ndarray:
     return np.array([np.polyfit(t, x, 1)[0], np.polyfit(t, z, 1)[0]])
 
 
-def sprite_layer(facts: SceneFacts, frame: SpriteFrame, target, mirror: bool,
+def sprite_layer(facts: SceneFacts, frame: SpriteFrame, target: np.ndarray, mirror: bool,
                  angle_deg: float = 0.0) -> Layer:
     """``frame`` with its feet on ``target`` (u, v), scaled to a person's height there."""
     scale = facts.line.at(target[1]) / facts.line.at(frame.foot[1])
@@ -55,26 +56,27 @@ def random_walkway_point(facts: SceneFacts, rng: np.random.Generator) -> np.ndar
     return np.array(facts.ground(float(us[k]), float(vs[k]) + 1.0))
 
 
-def _person_box(facts: SceneFacts, uv) -> tuple[int, int, int, int]:
+def _person_box(facts: SceneFacts, uv: np.ndarray) -> tuple[int, int, int, int]:
     h = facts.line.at(uv[1])
     half = 0.5 * WIDTH_OF_HEIGHT * h
     return int(uv[0] - half), int(uv[1] - h), int(uv[0] + half), int(uv[1])
 
 
-def _inside(facts: SceneFacts, box, margin: int = 2) -> bool:
+def _inside(facts: SceneFacts, box: tuple[int, int, int, int], margin: int = 2) -> bool:
     x0, y0, x1, y1 = box
     return x0 >= margin and y0 >= margin and x1 <= facts.width - margin and y1 <= facts.height - margin
 
 
-def _clear_path(facts: SceneFacts, uvs: np.ndarray, source_frames, boxes=None) -> bool:
+def _clear_path(facts: SceneFacts, uvs: np.ndarray, source_frames: list[int],
+                boxes: list[tuple[int, int, int, int]] | None = None) -> bool:
     """Every position inside the frame, on the walkway and clear of real people."""
     boxes = boxes or [_person_box(facts, uv) for uv in uvs]
     if not all(_inside(facts, b) for b in boxes) or not facts.on_walkway(uvs).all():
         return False
-    return not any(facts.collides(f, b, uv[1]) for f, b, uv in zip(source_frames, boxes, uvs))
+    return not any(facts.collides(f, b, uv[1]) for f, b, uv in zip(source_frames, boxes, uvs, strict=True))
 
 
-def _walk_to(facts: SceneFacts, rng: np.random.Generator, velocity, longest: int) -> np.ndarray:
+def _walk_to(facts: SceneFacts, rng: np.random.Generator, velocity: np.ndarray, longest: int) -> np.ndarray:
     """Foot pixels (frames, 2) of a walk at ``velocity`` (m/s) lasting WALK_BEFORE_S (at most
     ``longest`` frames) and ending at a random walkway point, where the event then happens."""
     frames = int(rng.integers(int(WALK_BEFORE_S[0] * facts.fps), min(int(WALK_BEFORE_S[1] * facts.fps), longest) + 1))
@@ -109,7 +111,7 @@ def crossing_span(in_view: np.ndarray, mid: int) -> tuple[int, int] | None:
     return None if lo == 0 or hi == len(in_view) - 1 else (lo, hi)
 
 
-def _pick_sprite(sprites: list[Sprite], rng: np.random.Generator, facts: SceneFacts):
+def _pick_sprite(sprites: list[Sprite], rng: np.random.Generator, facts: SceneFacts) -> tuple[Sprite, bool, np.ndarray]:
     """A sprite, whether to mirror it, and its ground velocity turned by up to TURN_DEG."""
     sprite = sprites[rng.integers(len(sprites))]
     mirror = bool(rng.random() < 0.5)
@@ -244,6 +246,6 @@ def standing_still(facts: SceneFacts, rng: np.random.Generator, sprites: list[Sp
     raise PlacementError("standing_still: no place on the walkway stays clear of real people")
 
 
-def rounded(a) -> list:
+def rounded(a: ArrayLike) -> list:
     """Pixel coordinates for meta JSON: nested lists at 0.1 px."""
     return np.round(np.asarray(a, float), 1).tolist()

@@ -8,6 +8,7 @@ from functools import cached_property
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import ndimage
 
 from tvau_ros.data.realcheck.background import SEED_DIFF, Blob, find_blobs, median_background
@@ -38,7 +39,7 @@ class SceneFacts:
     occluder_base: np.ndarray  # (H, W) int: row of the ground contact of a static occluder, 0 = none
     occluder_feet: np.ndarray  # (K, 2) pixel (u, v) where each static occluder stands
 
-    def hidden(self, frame: np.ndarray, source_frame: int, foot_v: float, box) -> np.ndarray:
+    def hidden(self, frame: np.ndarray, source_frame: int, foot_v: float, box: tuple[int, int, int, int]) -> np.ndarray:
         """Pixels that hide something standing at row ``foot_v`` with image ``box``: static
         structures (lamp posts, signs) and the bodies of real people whose feet are nearer
         the camera (lower in the image). A body is its blob's pixels that differ strongly
@@ -70,10 +71,10 @@ class SceneFacts:
             cache[frame] = np.stack(self.ground(feet[:, 0], feet[:, 1]), -1)
         return cache[frame]
 
-    def ground(self, u, v) -> tuple[np.ndarray, np.ndarray]:
+    def ground(self, u: ArrayLike, v: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         return self.camera.ground_from_pixel(u, v)
 
-    def image(self, x, z) -> np.ndarray:
+    def image(self, x: ArrayLike, z: ArrayLike) -> np.ndarray:
         """Pixel (u, v) of ground point(s) (x, z): shape (..., 2)."""
         x, z = np.broadcast_arrays(np.asarray(x, float), np.asarray(z, float))
         uv, _ = self.camera.project(np.stack([x, np.zeros_like(x), z], -1).reshape(-1, 3))
@@ -181,8 +182,8 @@ def _base_row(background: np.ndarray, c0: int, c1: int, bottom: int, patience: i
 
 def static_occluders(blobs: list[list[Blob]], background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Poles and signs that people walked behind: a map of the row where each stands (0
-    elsewhere) and the pixel (u, v) of each one's foot. Found where the foreground never shows although it often does a few
-    pixels to the left and to the right (people passing behind a thin structure), grown
+    elsewhere) and the pixel (u, v) of each one's foot. Found where the foreground never shows
+    although it often does a few pixels to the left and to the right (people passing behind a thin structure), grown
     over the structure's colour and followed down to its foot."""
     height, width = background.shape[:2]
     rate = _foreground_rate(blobs, height, width)

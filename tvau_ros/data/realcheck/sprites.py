@@ -129,7 +129,7 @@ def extract_sprites(frames: np.ndarray, first_frame: int, blobs_per_frame: list[
     sprites: list[Sprite] = []
     for track in link_tracks(blobs_per_frame):
         run: list[tuple[int, Blob]] = []
-        for k, (t, j) in enumerate(track + [(-1, -1)]):
+        for _k, (t, j) in enumerate(track + [(-1, -1)]):
             blob = blobs_per_frame[t][j] if t >= 0 else None
             ok = blob is not None and _clean(blob, blobs_per_frame[t], line, width, height)
             if ok and run:

@@ -44,7 +44,7 @@ def _downsample(color: np.ndarray, cover: np.ndarray, x0: int, y0: int) -> Layer
     return Layer(x0, y0, col.astype(np.float32), cov.astype(np.float32))
 
 
-def _ball_layer(centers_uv: np.ndarray, radius_px: float, color) -> Layer:
+def _ball_layer(centers_uv: np.ndarray, radius_px: float, color: tuple[int, int, int]) -> Layer:
     """A shaded ball at one or more sub-frame positions (motion blur)."""
     s = SUPERSAMPLE
     r = max(radius_px, 0.8)
@@ -68,7 +68,8 @@ def _ball_layer(centers_uv: np.ndarray, radius_px: float, color) -> Layer:
     return _downsample(color_acc, cover, x0, y0)
 
 
-def _ball_path(start, heading: float, v_h: float, v_y: float, radius: float, fps: float, frames: int):
+def _ball_path(start: np.ndarray, heading: float, v_h: float, v_y: float, radius: float, fps: float,
+               frames: int) -> tuple[np.ndarray, int]:
     """Ball centre (x, y, z) per frame (and half-exposure sub-steps): flight, one bounce,
     rolling with friction, rest. Returns (positions (frames, k, 3), rest frame)."""
     fwd = np.array([np.sin(heading), 0.0, np.cos(heading)])
@@ -142,7 +143,7 @@ VEHICLE_SIZE = {"car": (4.3, 1.8), "van": (4.8, 1.95)}   # length, width (m), as
 SHADOW_DARKNESS = 0.5
 
 
-def _footprint(root_xz, heading: float, kind: str, grow: float = 0.0) -> np.ndarray:
+def _footprint(root_xz: np.ndarray, heading: float, kind: str, grow: float = 0.0) -> np.ndarray:
     """Ground corners (4, 2) of the vehicle's footprint, ``grow`` metres larger all round."""
     length, width = VEHICLE_SIZE[kind]
     fwd = np.array([np.sin(heading), np.cos(heading)])
@@ -151,7 +152,7 @@ def _footprint(root_xz, heading: float, kind: str, grow: float = 0.0) -> np.ndar
                      for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
 
 
-def _shadow_layer(facts: SceneFacts, root_xz, heading: float, kind: str) -> Layer:
+def _shadow_layer(facts: SceneFacts, root_xz: np.ndarray, heading: float, kind: str) -> Layer:
     """A soft dark patch on the ground under the vehicle (overcast light: no cast direction)."""
     uv = facts.image(*_footprint(root_xz, heading, kind, grow=0.15).T)
     blur = max(1.0, 0.15 * facts.line.at(float(uv[:, 1].mean())) / 1.7)
@@ -164,7 +165,8 @@ def _shadow_layer(facts: SceneFacts, root_xz, heading: float, kind: str) -> Laye
     return Layer(int(x0), int(y0), np.zeros(cover.shape + (3,), np.float32), cover)
 
 
-def _vehicle_layer(cam: Camera, root_xz, heading: float, color, kind: str, rng) -> tuple[Layer, float] | None:
+def _vehicle_layer(cam: Camera, root_xz: np.ndarray, heading: float, color: tuple[int, int, int], kind: str,
+                   rng: np.random.Generator) -> tuple[Layer, float] | None:
     """The vehicle drawn at ``root_xz``: its layer and the image row of its ground centre."""
     s = SUPERSAMPLE
     big = Camera(cam.width * s, cam.height * s, cam.height_m, cam.tilt_deg, cam.hfov_deg)
@@ -183,7 +185,8 @@ def _vehicle_layer(cam: Camera, root_xz, heading: float, color, kind: str, rng) 
     draw_projected(canvas, label, proj, 1)
     cover = (label > 0).astype(np.float32)
     layer = _downsample(canvas.astype(np.float32) * cover[..., None], cover, x0, y0)
-    layer.color = cv2.GaussianBlur(layer.color, (0, 0), 0.6) + rng.normal(0, GRAIN_SIGMA, layer.color.shape).astype(np.float32)
+    layer.color = (cv2.GaussianBlur(layer.color, (0, 0), 0.6)
+                   + rng.normal(0, GRAIN_SIGMA, layer.color.shape).astype(np.float32))
     _, v_root, _ = cam.project_point(float(root_xz[0]), 0.0, float(root_xz[1]))
     return layer, float(v_root)
 
@@ -202,7 +205,7 @@ def _footprints_on_walkway(facts: SceneFacts, roots: np.ndarray, heading: float,
     return ok
 
 
-def _inside_polygon(poly: np.ndarray, point, grow: float = 0.0) -> bool:
+def _inside_polygon(poly: np.ndarray, point: tuple[float, float], grow: float = 0.0) -> bool:
     return cv2.pointPolygonTest(poly.astype(np.float32).reshape(-1, 1, 2), (float(point[0]), float(point[1])),
                                 True) >= -grow
 
@@ -213,7 +216,7 @@ def _runs_over_people(facts: SceneFacts, roots: np.ndarray, heading: float, kind
     length, width = VEHICLE_SIZE[kind]
     fwd = np.array([np.sin(heading), np.cos(heading)])
     right = np.array([np.cos(heading), -np.sin(heading)])
-    for root, f in zip(roots, frames):
+    for root, f in zip(roots, frames, strict=True):
         feet = facts.ground_feet(f) - root
         if len(feet) and np.any((np.abs(feet @ fwd) <= length / 2 + clearance)
                                 & (np.abs(feet @ right) <= width / 2 + clearance)):

@@ -8,25 +8,26 @@ pattern or gait differs from normal walkers).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
 from tvau_ros.data.synthetic import layouts as L
 from tvau_ros.data.synthetic.motion import Actor, Script
-from tvau_ros.data.synthetic.palette import COLOR_NAMES, VEHICLE_COLORS, sample_look, shade
+from tvau_ros.data.synthetic.palette import COLOR_NAMES, VEHICLE_COLORS, Look, sample_look, shade
 from tvau_ros.data.synthetic.population import MIN_PX, SUBTLE_PX, Infeasible, VideoContext, walker
 
 WALK_SPEED = (1.2, 1.5)
 
 
-def _walk_speed(ctx):
+def _walk_speed(ctx: VideoContext) -> float:
     return float(ctx.rng.uniform(*WALK_SPEED))
 
 
 def _approach(ctx: VideoContext, route: L.Route, s_event: float, t_event: int, speed: float,
-              look) -> Script:
+              look: Look) -> Script:
     """A walker that reaches ``s_event`` on ``route`` exactly at frame ``t_event``."""
     rng_ = ctx.visible_range(route)
     s0 = max(0.0, rng_[0] - 2.0) if rng_ and rng_[0] < s_event else max(0.0, s_event - 1.0)
@@ -39,14 +40,15 @@ def _approach(ctx: VideoContext, route: L.Route, s_event: float, t_event: int, s
     return sc
 
 
-def _event_setup(ctx, subtle, lo=0.12, hi=0.45, route=None):
+def _event_setup(ctx: VideoContext, subtle: bool, lo: float = 0.12, hi: float = 0.45,
+                 route: L.Route | None = None) -> tuple[L.Route, float, int]:
     route = route or ctx.oriented(ctx.pick_route(subtle))
     s_e = ctx.pick_point(route, subtle)
     t_e = int(ctx.rng.uniform(lo, hi) * ctx.num_frames)
     return route, s_e, t_e
 
 
-def _seconds(ctx, lo, hi) -> int:
+def _seconds(ctx: VideoContext, lo: float, hi: float) -> int:
     return max(2, int(ctx.rng.uniform(lo, hi) * ctx.fps))
 
 
@@ -55,13 +57,13 @@ UMBRELLA_OK = {"running", "jumping", "dancing", "loitering", "limping", "stop_an
                "lawn_crossing"}
 
 
-def _person(sc: Script, look, oid, cat, subtle, **kw) -> Actor:
+def _person(sc: Script, look: Look, oid: int, cat: str, subtle: bool, **kw: Any) -> Actor:
     if cat not in UMBRELLA_OK and "umbrella" in look.accessories:
         look.accessories = [a for a in look.accessories if a != "umbrella"]
     return sc.actor(kw.pop("kind", "person"), look=look, obj_id=oid, category=cat, subtle=subtle, **kw)
 
 
-def _start_on(ctx, route, speed, subtle) -> tuple[int, float]:
+def _start_on(ctx: VideoContext, route: L.Route, speed: float, subtle: bool) -> tuple[int, float]:
     """(start frame, arc length) for a target moving along a whole route: it enters at the
     border when the route's entry is near enough to be seen, otherwise it is already on the
     route, at a fitting size, at frame 0."""
@@ -77,7 +79,8 @@ def _start_on(ctx, route, speed, subtle) -> tuple[int, float]:
     return 0, float(vis.s[ctx.rng.choice(pool[:max(1, len(pool) // 2)])])
 
 
-def _traverse(ctx, oid, cat, subtle, gait, speed, kind="person", rate_hz=None, route=None, **kw):
+def _traverse(ctx: VideoContext, oid: int, cat: str, subtle: bool, gait: str, speed: float, kind: str = "person",
+              rate_hz: float | None = None, route: L.Route | None = None, **kw: Any) -> Actor:
     route = route or ctx.oriented(ctx.pick_route(subtle))
     look = sample_look(ctx.rng)
     start, s0 = _start_on(ctx, route, speed, subtle)
@@ -86,7 +89,7 @@ def _traverse(ctx, oid, cat, subtle, gait, speed, kind="person", rate_hz=None, r
     return _person(sc, look, oid, cat, subtle, kind=kind, **kw)
 
 
-def running(ctx, ids, subtle):
+def running(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     rng = ctx.rng
     speed = rng.uniform(2.8, 3.5) if subtle else rng.uniform(3.3, 4.8)
     if subtle or rng.random() < 0.5:  # walks first, then breaks into a run
@@ -100,19 +103,19 @@ def running(ctx, ids, subtle):
     return [_traverse(ctx, ids(), "running", subtle, "run", speed)], []
 
 
-def cycling(ctx, ids, subtle):
+def cycling(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     speed = ctx.rng.uniform(3.0, 3.8) if subtle else ctx.rng.uniform(4.0, 6.0)
     name = COLOR_NAMES[ctx.rng.integers(len(COLOR_NAMES))]
     return [_traverse(ctx, ids(), "cycling", subtle, "cycle", speed, kind="cyclist", rate_hz=speed / 2.1,
                       color=shade(name, ctx.rng), color_name=name)], []
 
 
-def skateboarding(ctx, ids, subtle):
+def skateboarding(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     speed = ctx.rng.uniform(2.5, 4.0)
     return [_traverse(ctx, ids(), "skateboarding", subtle, "skate", speed, kind="skater", rate_hz=0.9)], []
 
 
-def vehicle_on_walkway(ctx, ids, subtle):
+def vehicle_on_walkway(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     route = ctx.oriented(ctx.pick_route(subtle, min_width=2.8))
     name = VEHICLE_COLORS[ctx.rng.integers(len(VEHICLE_COLORS))]
     kind = "car" if ctx.rng.random() < 0.6 else "van"
@@ -120,7 +123,7 @@ def vehicle_on_walkway(ctx, ids, subtle):
                       route=route, color=shade(name, ctx.rng), color_name=name)], []
 
 
-def walking_against_flow(ctx, ids, subtle):
+def walking_against_flow(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     forward = ctx.pick_route(subtle, one_way=True)
     target = _traverse(ctx, ids(), "walking_against_flow", subtle, "walk", _walk_speed(ctx),
                        route=forward.reversed())
@@ -131,7 +134,7 @@ def walking_against_flow(ctx, ids, subtle):
     return [target], extras
 
 
-def jumping(ctx, ids, subtle):
+def jumping(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     rng = ctx.rng
     route, s_e, t_e = _event_setup(ctx, subtle)
     look = sample_look(rng)
@@ -146,7 +149,7 @@ def jumping(ctx, ids, subtle):
     return [_person(sc, look, ids(), "jumping", subtle)], []
 
 
-def falling_down(ctx, ids, subtle):
+def falling_down(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     rng = ctx.rng
     route, s_e, t_e = _event_setup(ctx, subtle, 0.15, 0.55)
     look = sample_look(rng)
@@ -159,7 +162,7 @@ def falling_down(ctx, ids, subtle):
     return [_person(sc, look, ids(), "falling_down", subtle)], []
 
 
-def fighting(ctx, ids, subtle):
+def fighting(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     """Two people meet from opposite directions and fight side by side as seen from the
     camera (so neither hides the other); sometimes one of them falls and stays down."""
     rng = ctx.rng
@@ -184,7 +187,7 @@ def fighting(ctx, ids, subtle):
             "params": {"side": int(i / ctx.fps * 1.7 + kk) % 2}})
         if falls and k == 1:
             n = _seconds(ctx, 0.6, 0.8)
-            sc.hold(n, "fall", True, each=lambda i: {"params": {"progress": (i + 1) / n, "sideways": False}})
+            sc.hold(n, "fall", True, each=lambda i, n=n: {"params": {"progress": (i + 1) / n, "sideways": False}})
             sc.hold(max(0, ctx.num_frames - sc.frame), "lie", True, rate_hz=0.3,
                     each=lambda i: {"params": {"sideways": False}})
         else:
@@ -194,7 +197,7 @@ def fighting(ctx, ids, subtle):
     return out, []
 
 
-def chasing(ctx, ids, subtle):
+def chasing(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     rng = ctx.rng
     route = ctx.oriented(ctx.pick_route(subtle))
     speed = rng.uniform(3.6, 4.6)
@@ -209,11 +212,12 @@ def chasing(ctx, ids, subtle):
     return out, []
 
 
-def lawn_crossing(ctx, ids, subtle):
+def lawn_crossing(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     rng = ctx.rng
     n = 400
     v_lo, v_hi = (0.02, 0.45) if subtle else (0.15, 0.95)
-    pts = np.array([ctx.scene.view.pt(u, v) for u, v in zip(rng.uniform(0.08, 0.92, n), rng.uniform(v_lo, v_hi, n))])
+    pts = np.array([ctx.scene.view.pt(u, v)
+                    for u, v in zip(rng.uniform(0.08, 0.92, n), rng.uniform(v_lo, v_hi, n), strict=True)])
     grass = pts[ctx.scene.ground.code_at(pts[:, 0], pts[:, 1]) == L.GRASS]
     for _ in range(60):
         if len(grass) < 2:
@@ -236,7 +240,7 @@ def lawn_crossing(ctx, ids, subtle):
     raise Infeasible("no lawn stretch in view to cross")
 
 
-def throwing_object(ctx, ids, subtle):
+def throwing_object(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     rng = ctx.rng
     route, s_e, t_e = _event_setup(ctx, subtle, 0.15, 0.5)
     look = sample_look(rng)
@@ -251,7 +255,7 @@ def throwing_object(ctx, ids, subtle):
     t_land = (vy + np.sqrt(vy ** 2 + 2 * 9.8 * 1.9)) / 9.8
     landing = start + vh * t_land * fwd
 
-    def ball(t):
+    def ball(t: float) -> np.ndarray:
         if t < t_land:
             p = start + vh * t * fwd
             p[1] = 2.0 + vy * t - 4.9 * t * t
@@ -273,7 +277,7 @@ def throwing_object(ctx, ids, subtle):
     return [_person(sc, look, ids(), "throwing_object", subtle, carry=None)], []
 
 
-def crawling(ctx, ids, subtle):
+def crawling(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     rng = ctx.rng
     route, s_e, t_e = _event_setup(ctx, subtle, 0.05, 0.3)
     look = sample_look(rng, accessories=[])
@@ -282,7 +286,7 @@ def crawling(ctx, ids, subtle):
     return [_person(sc, look, ids(), "crawling", subtle)], []
 
 
-def loitering(ctx, ids, subtle):
+def loitering(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     rng = ctx.rng
     try:
         base = ctx.pick_route(subtle, one_way=False)
@@ -312,20 +316,20 @@ def loitering(ctx, ids, subtle):
     return [_person(sc, look, ids(), "loitering", subtle)], []
 
 
-def carrying_large_object(ctx, ids, subtle):
+def carrying_large_object(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     carry = ["box", "plank", "sack"][ctx.rng.integers(3)]
     return [_traverse(ctx, ids(), "carrying_large_object", subtle, "carry", ctx.rng.uniform(0.9, 1.3),
                       carry=carry)], []
 
 
-def stop_and_go(ctx, ids, subtle):
+def stop_and_go(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     rng = ctx.rng
     route = ctx.oriented(ctx.pick_route(subtle))
     look = sample_look(rng)
     speed = _walk_speed(ctx)
     vis = ctx.visibility(route)
 
-    def stops_ahead(start, s0):
+    def stops_ahead(start: int, s0: float) -> np.ndarray:
         reach = s0 + speed * (ctx.num_frames - start) / ctx.fps * 0.6  # leave time for the stops
         return ctx.size_pool(vis, subtle, (vis.s > s0 + 1.0) & (vis.s < reach))
 
@@ -357,7 +361,7 @@ def stop_and_go(ctx, ids, subtle):
     return [_person(sc, look, ids(), "stop_and_go", subtle)], []
 
 
-def dancing(ctx, ids, subtle):
+def dancing(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     rng = ctx.rng
     route, s_e, t_e = _event_setup(ctx, subtle)
     look = sample_look(rng)
@@ -373,7 +377,7 @@ def dancing(ctx, ids, subtle):
     return [_person(sc, look, ids(), "dancing", subtle)], []
 
 
-def limping(ctx, ids, subtle):
+def limping(ctx: VideoContext, ids: Callable[[], int], subtle: bool) -> tuple[list[Actor], list[Actor]]:
     return [_traverse(ctx, ids(), "limping", subtle, "limp", ctx.rng.uniform(0.6, 0.9))], []
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 @dataclass(frozen=True)
@@ -31,17 +32,17 @@ class Camera:
     def position(self) -> np.ndarray:
         return np.array([0.0, self.height_m, 0.0])
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         t = np.radians(self.tilt_deg)
         # cached view axes: forward along the optical axis, down along image rows
         object.__setattr__(self, "_forward", np.array([0.0, -np.sin(t), np.cos(t)]))
         object.__setattr__(self, "_down", np.array([0.0, -np.cos(t), -np.sin(t)]))
         object.__setattr__(self, "_f", 0.5 * self.width / np.tan(np.radians(self.hfov_deg) / 2))
 
-    def _axes(self):
+    def _axes(self) -> tuple[np.ndarray, np.ndarray]:
         return self._forward, self._down
 
-    def project(self, points) -> tuple[np.ndarray, np.ndarray]:
+    def project(self, points: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """World points (N, 3) -> pixel coordinates (N, 2) and depth along the view axis (N,)."""
         p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
         rel = p - self.position
@@ -65,7 +66,7 @@ class Camera:
         """Image row of the horizon (may be negative when the camera looks steeply down)."""
         return self.height / 2 - self.focal * np.tan(np.radians(self.tilt_deg))
 
-    def ground_from_pixel(self, u, v):
+    def ground_from_pixel(self, u: ArrayLike, v: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Ground point (X, Z) seen at pixel (u, v); NaN above the horizon."""
         u = np.asarray(u, dtype=np.float64)
         v = np.asarray(v, dtype=np.float64)
@@ -78,12 +79,12 @@ class Camera:
             t = np.where(dy < -1e-9, -self.height_m / dy, np.nan)
         return t * du, t * dz
 
-    def ground_depth(self, z) -> np.ndarray:
+    def ground_depth(self, z: ArrayLike) -> np.ndarray:
         """View-axis depth of ground points at distance ``z``."""
         t = np.radians(self.tilt_deg)
         return self.height_m * np.sin(t) + np.asarray(z) * np.cos(t)
 
-    def scale(self, depth) -> np.ndarray:
+    def scale(self, depth: ArrayLike) -> np.ndarray:
         """Pixels per metre at ``depth``."""
         return self.focal / np.maximum(np.asarray(depth, dtype=np.float64), 1e-3)
 

@@ -55,7 +55,7 @@ class GeneratorConfig:
     source: str = ""
 
 
-def _pair(value, key: str, source: str, kind=float) -> tuple:
+def _pair(value: object, key: str, source: str, kind: type = float) -> tuple:
     if not (isinstance(value, (list, tuple)) and len(value) == 2):
         raise ConfigError(f"{source}: {key} must be a [min, max] pair, got {value!r}")
     lo, hi = kind(value[0]), kind(value[1])

@@ -11,11 +11,14 @@ lying, crawling), then yaw to its heading.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import math
 
 import numpy as np
+
+from tvau_ros.data.synthetic.palette import Look
 
 UP = np.array([0.0, 1.0, 0.0])
 
@@ -27,42 +30,43 @@ _RING10 = np.stack([np.cos(np.linspace(0, 2 * np.pi, 10, endpoint=False)), np.ze
 class Figure:
     """Points (metres, world frame) and primitives in drawing order."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.pts: list = []
         self.prims: list[tuple] = []
 
-    def p(self, xyz) -> int:
+    def p(self, xyz: np.ndarray) -> int:
         self.pts.append(xyz)
         return len(self.pts) - 1
 
-    def many(self, rows) -> tuple:
+    def many(self, rows: Iterable[np.ndarray]) -> tuple:
         """Add several points at once; returns their indices."""
         base = len(self.pts)
         self.pts.extend(rows)
         return tuple(range(base, len(self.pts)))
 
-    def seg(self, a, b, width: float, color) -> None:
+    def seg(self, a: np.ndarray, b: np.ndarray, width: float, color: tuple[int, int, int]) -> None:
         self.prims.append(("seg", (self.p(a), self.p(b)), width, color))
 
-    def hull(self, points, color) -> None:
+    def hull(self, points: Iterable[np.ndarray], color: tuple[int, int, int]) -> None:
         self.prims.append(("hull", self.many(points), 0.0, color))
 
-    def poly(self, points, color) -> None:
+    def poly(self, points: Iterable[np.ndarray], color: tuple[int, int, int]) -> None:
         self.prims.append(("poly", self.many(points), 0.0, color))
 
-    def disc(self, center, radius: float, color) -> None:
+    def disc(self, center: np.ndarray, radius: float, color: tuple[int, int, int]) -> None:
         self.prims.append(("disc", (self.p(center),), radius, color))
 
-    def loop(self, points, width: float, color) -> None:
+    def loop(self, points: Iterable[np.ndarray], width: float, color: tuple[int, int, int]) -> None:
         self.prims.append(("loop", self.many(points), width, color))
 
-    def shadow(self, center, radius: float, alpha: float = 0.3, ring=None) -> None:
+    def shadow(self, center: np.ndarray | None, radius: float, alpha: float = 0.3,
+               ring: Iterable[np.ndarray] | None = None) -> None:
         """A darkened patch of ground (colour only, never in masks)."""
         if ring is None:
             ring = np.asarray(center) + radius * _RING10
         self.prims.append(("shadow", self.many(ring), alpha, (0, 0, 0)))
 
-    def extend(self, other: "Figure") -> None:
+    def extend(self, other: Figure) -> None:
         base = len(self.pts)
         self.pts.extend(other.pts)
         self.prims.extend((k, tuple(i + base for i in idx), s, c) for k, idx, s, c in other.prims)
@@ -73,7 +77,7 @@ class Figure:
         return np.array(self.pts, dtype=np.float64).reshape(-1, 3)
 
 
-def circle_points(center, axis_u, axis_v, radius: float, n: int = 12) -> np.ndarray:
+def circle_points(center: np.ndarray, axis_u: np.ndarray, axis_v: np.ndarray, radius: float, n: int = 12) -> np.ndarray:
     ang = np.linspace(0, 2 * np.pi, n, endpoint=False)
     return np.asarray(center) + radius * (np.cos(ang)[:, None] * axis_u + np.sin(ang)[:, None] * axis_v)
 
@@ -89,7 +93,9 @@ for _k in range(3):
         _BOX_FACES.append((_k, _sg, tuple(_idx)))
 
 
-def add_box(fig: Figure, center, axes, half, color, cam_pos, shade=(1.0, 0.8, 0.65)) -> None:
+def add_box(fig: Figure, center: np.ndarray, axes: tuple[np.ndarray, np.ndarray, np.ndarray],
+            half: tuple[float, float, float], color: tuple[float, float, float], cam_pos: np.ndarray,
+            shade: tuple[float, float, float] = (1.0, 0.8, 0.65)) -> None:
     """A box as its camera-facing faces; ``axes`` = (right, up, forward) unit vectors."""
     c = np.asarray(center, float)
     A = np.stack([np.asarray(axes[i], float) * half[i] for i in range(3)])
@@ -189,7 +195,7 @@ def skeleton(body: Body, pose: Pose) -> np.ndarray:
     return pts
 
 
-def person_figure(look, body: Body, pose: Pose, root, heading: float, cam_pos: np.ndarray,
+def person_figure(look: Look, body: Body, pose: Pose, root: np.ndarray, heading: float, cam_pos: np.ndarray,
                   carry: str | None = None, shadow: bool = True, umbrella: bool = True) -> Figure:
     """Figure of a posed person standing at ``root`` (x, y, z) facing ``heading`` (radians,
     0 = +Z, pi/2 = +X)."""
@@ -215,12 +221,12 @@ def person_figure(look, body: Body, pose: Pose, root, heading: float, cam_pos: n
                           right[2] * trunk_up[0] - right[0] * trunk_up[2],
                           right[0] * trunk_up[1] - right[1] * trunk_up[0]])
 
-    def leg(s):
+    def leg(s: str):
         fig.seg(w[f"hip_{s}"], w[f"knee_{s}"], 0.075 * h, look.bottom_bgr)
         fig.seg(w[f"knee_{s}"], w[f"foot_{s}"], 0.062 * h, look.bottom_bgr)
         fig.disc(w[f"foot_{s}"] + 0.03 * h * fwd, 0.035 * h, (30, 30, 30))
 
-    def arm(s):
+    def arm(s: str):
         sleeve = look.skin_bgr if look.short_sleeves else look.top_bgr
         fig.seg(w[f"shoulder_{s}"], w[f"elbow_{s}"], 0.055 * h, look.top_bgr)
         fig.seg(w[f"elbow_{s}"], w[f"hand_{s}"], 0.045 * h, sleeve)

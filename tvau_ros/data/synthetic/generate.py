@@ -68,7 +68,7 @@ def plan_jobs(cfg: GeneratorConfig, seed: int | None = None) -> list[VideoJob]:
     return jobs
 
 
-def _work(args) -> dict:
+def _work(args: tuple[VideoJob, str]) -> dict:
     job, root = args
     import cv2
 
@@ -90,7 +90,7 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def generate_dataset(cfg: GeneratorConfig, out, seed: int | None = None, workers: int = 1,
+def generate_dataset(cfg: GeneratorConfig, out: str | Path, seed: int | None = None, workers: int = 1,
                      progress: bool = True, overwrite: bool = False) -> dict:
     """Generate the benchmark under ``out``; returns (and writes) ``stats.json``."""
     out = Path(out)
@@ -132,7 +132,8 @@ def _write_split_files(base: Path, summaries: list[dict]) -> None:
     base.mkdir(parents=True, exist_ok=True)
     for split in SPLIT_ORDER:
         for kind in ("abnormal", "normal"):
-            names = sorted(s["name"] for s in summaries if s["split"] == split and s["abnormal"] == (kind == "abnormal"))
+            names = sorted(s["name"] for s in summaries
+                           if s["split"] == split and s["abnormal"] == (kind == "abnormal"))
             (base / split_file_name(kind, split)).write_text("".join(n + "\n" for n in names))
 
 

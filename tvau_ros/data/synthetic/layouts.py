@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tvau_ros.data.synthetic.camera import Camera
 
@@ -27,28 +28,28 @@ class GroundMap:
     def __init__(self, base: int = GRASS):
         self.codes = np.full((self.NZ, self.NX), base, np.uint8)
 
-    def cells(self, pts) -> np.ndarray:
+    def cells(self, pts: ArrayLike) -> np.ndarray:
         p = np.asarray(pts, float).reshape(-1, 2)
         return np.round(np.stack([(p[:, 0] - self.X0) / self.RES, (p[:, 1] - self.Z0) / self.RES], 1)
                         * 16).astype(np.int32)
 
-    def band(self, pts, width: float, code: int) -> None:
+    def band(self, pts: ArrayLike, width: float, code: int) -> None:
         cv2.polylines(self.codes, [self.cells(pts).reshape(-1, 1, 2)], False, code,
                       max(1, int(round(width / self.RES))), cv2.LINE_8, 4)
 
-    def polygon(self, pts, code: int) -> None:
+    def polygon(self, pts: ArrayLike, code: int) -> None:
         cv2.fillPoly(self.codes, [self.cells(pts).reshape(-1, 1, 2)], code, cv2.LINE_8, 4)
 
-    def disc(self, center, radius: float, code: int) -> None:
+    def disc(self, center: ArrayLike, radius: float, code: int) -> None:
         c = self.cells([center])[0]
         cv2.circle(self.codes, (int(c[0]), int(c[1])), int(radius / self.RES * 16), code, -1, cv2.LINE_8, 4)
 
-    def code_at(self, x, z) -> np.ndarray:
+    def code_at(self, x: ArrayLike, z: ArrayLike) -> np.ndarray:
         x, z = np.asarray(x, float), np.asarray(z, float)
         x, z = np.nan_to_num(x, nan=-1e6), np.nan_to_num(z, nan=-1e6)
         col = np.floor((x - self.X0) / self.RES).astype(np.int64)
         row = np.floor((z - self.Z0) / self.RES).astype(np.int64)
-        ok = (col >= 0) & (col < self.NX) & (row >= 0) & (row < self.NZ) 
+        ok = (col >= 0) & (col < self.NX) & (row >= 0) & (row < self.NZ)
         out = np.zeros(np.shape(x), np.uint8)
         out[ok] = self.codes[row[ok], col[ok]]
         return out
@@ -86,7 +87,7 @@ class Route:
     name: str = ""
     cum: np.ndarray = field(init=False, repr=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.points = np.asarray(self.points, float)
         seg = np.linalg.norm(np.diff(self.points, axis=0), axis=1)
         self.cum = np.concatenate([[0.0], np.cumsum(seg)])
@@ -114,7 +115,7 @@ class Route:
     def _interp(self, s: np.ndarray) -> np.ndarray:
         return np.stack([np.interp(s, self.cum, self.points[:, 0]), np.interp(s, self.cum, self.points[:, 1])], 1)
 
-    def reversed(self) -> "Route":
+    def reversed(self) -> Route:
         return Route(self.points[::-1].copy(), self.width, self.kind, self.one_way, self.name + "_rev")
 
 
@@ -138,7 +139,7 @@ class Layout:
     one_way: bool = False
 
 
-def extend(pts, meters: float = 8.0, start: bool = True, end: bool = True) -> np.ndarray:
+def extend(pts: ArrayLike, meters: float = 8.0, start: bool = True, end: bool = True) -> np.ndarray:
     p = np.asarray(pts, float).copy()
     if start:
         d = p[0] - p[1]
@@ -149,7 +150,7 @@ def extend(pts, meters: float = 8.0, start: bool = True, end: bool = True) -> np
     return p
 
 
-def offset_line(pts, d: float) -> np.ndarray:
+def offset_line(pts: ArrayLike, d: float) -> np.ndarray:
     """Polyline shifted ``d`` metres to its right (per-vertex normals)."""
     p = np.asarray(pts, float)
     tang = np.gradient(p, axis=0)
@@ -158,12 +159,12 @@ def offset_line(pts, d: float) -> np.ndarray:
     return p + d * right
 
 
-def bezier(p0, p1, p2, n: int = 24) -> np.ndarray:
+def bezier(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, n: int = 24) -> np.ndarray:
     t = np.linspace(0, 1, n)[:, None]
     return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t ** 2 * p2
 
 
-def intersect(a0, a1, b0, b1) -> np.ndarray:
+def intersect(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
     da, db = a1 - a0, b1 - b0
     m = np.array([[da[0], -db[0]], [da[1], -db[1]]])
     t = np.linalg.solve(m, b0 - a0)
@@ -181,13 +182,14 @@ def paint_arrows(gm: GroundMap, route: Route, spacing: float = 7.0) -> None:
                     c + 0.1 * f + 0.35 * r, c + 0.1 * f + 0.08 * r, c - 0.6 * f + 0.08 * r], MARK)
 
 
-def dashed(gm: GroundMap, pts, dash: float, gap: float, width: float, code: int = MARK) -> None:
+def dashed(gm: GroundMap, pts: ArrayLike, dash: float, gap: float, width: float, code: int = MARK) -> None:
     r = Route(pts, width)
     for s in np.arange(0.0, r.length - dash, dash + gap):
         gm.band([r.at(s)[0], r.at(s + dash)[0]], width, code)
 
 
-def _walkway(gm, pts, width, one_way=False, name="", code=WALK) -> Route:
+def _walkway(gm: GroundMap, pts: ArrayLike, width: float, one_way: bool = False, name: str = "",
+             code: int = WALK) -> Route:
     pts = extend(pts)
     gm.band(pts, width, code)
     return Route(pts, width, "walk", one_way, name)
@@ -196,7 +198,7 @@ def _walkway(gm, pts, width, one_way=False, name="", code=WALK) -> Route:
 # --- layout templates ------------------------------------------------------------------
 # Each takes (view frame, ground map, rng, one_way) and returns a Layout.
 
-def cross_walkway(vf, gm, rng, one_way):
+def cross_walkway(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     y, d, w = rng.uniform(0.35, 0.75), rng.uniform(-0.15, 0.15), rng.uniform(3.0, 5.0)
     r = _walkway(gm, [vf.pt(-0.15, y - d), vf.pt(1.15, y + d)], w, one_way, "main")
     if rng.random() < 0.5:
@@ -205,7 +207,7 @@ def cross_walkway(vf, gm, rng, one_way):
                   one_way=one_way)
 
 
-def receding_walkway(vf, gm, rng, one_way):
+def receding_walkway(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     w = rng.uniform(3.0, 4.5)
     r = _walkway(gm, [vf.pt(rng.uniform(0.3, 0.7), 1.15), vf.pt(rng.uniform(0.35, 0.65), -0.05)], w,
                  one_way, "main")
@@ -215,7 +217,7 @@ def receding_walkway(vf, gm, rng, one_way):
                   one_way=one_way)
 
 
-def crossroads(vf, gm, rng, one_way):
+def crossroads(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     w = rng.uniform(3.0, 4.5)
     y = rng.uniform(0.35, 0.6)
     a0, a1 = vf.pt(-0.15, y + rng.uniform(-0.1, 0.1)), vf.pt(1.15, y + rng.uniform(-0.1, 0.1))
@@ -228,7 +230,7 @@ def crossroads(vf, gm, rng, one_way):
     return Layout("crossroads", routes, props={"tree": 6, "bench": 3, "lamp": 2, "bush": 2})
 
 
-def plaza(vf, gm, rng, one_way):
+def plaza(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     gm.polygon([vf.pt(-0.4, -0.1), vf.pt(1.4, -0.1), vf.pt(1.4, 1.4), vf.pt(-0.4, 1.4)], PLAZA)
     c = vf.pt(0.5, rng.uniform(0.4, 0.6))
     r = rng.uniform(2.5, 4.0)
@@ -254,7 +256,7 @@ def plaza(vf, gm, rng, one_way):
                   buildings=_far_buildings(vf, rng))
 
 
-def street(vf, gm, rng, one_way):
+def street(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     y, d = rng.uniform(0.35, 0.6), rng.uniform(-0.08, 0.08)
     rw, sw = rng.uniform(6.5, 8.5), rng.uniform(2.8, 3.6)
     line = extend([vf.pt(-0.2, y - d), vf.pt(1.2, y + d)], 10)
@@ -272,7 +274,7 @@ def street(vf, gm, rng, one_way):
                   buildings=_far_buildings(vf, rng))
 
 
-def diagonal(vf, gm, rng, one_way):
+def diagonal(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     w = rng.uniform(2.8, 4.0)
     a, b = vf.pt(-0.15, rng.uniform(0.6, 1.0)), vf.pt(1.15, rng.uniform(0.1, 0.45))
     if rng.random() < 0.5:
@@ -281,7 +283,7 @@ def diagonal(vf, gm, rng, one_way):
     return Layout("diagonal", [r], props={"tree": 7, "bush": 4, "bench": 1}, one_way=one_way)
 
 
-def curved(vf, gm, rng, one_way):
+def curved(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     w = rng.uniform(3.0, 4.0)
     p0, p1, p2 = vf.pt(-0.15, rng.uniform(0.6, 0.95)), vf.pt(0.5, rng.uniform(-0.1, 0.25)), \
         vf.pt(1.15, rng.uniform(0.6, 0.95))
@@ -292,7 +294,7 @@ def curved(vf, gm, rng, one_way):
     return Layout("curved", [r], props={"tree": 6, "bench": 2, "lamp": 2, "bush": 2}, one_way=one_way)
 
 
-def building_front(vf, gm, rng, one_way):
+def building_front(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     zb = vf.pt(0.5, rng.uniform(0.08, 0.22))[1]
     half = vf.half_width(zb) * 1.5 + 10
     door = rng.uniform(-0.4, 0.4) * vf.half_width(zb)
@@ -310,7 +312,7 @@ def building_front(vf, gm, rng, one_way):
     return Layout("building_front", routes, buildings=[b], props={"tree": 4, "bush": 4, "lamp": 2, "bin": 1})
 
 
-def park_benches(vf, gm, rng, one_way):
+def park_benches(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     y, w = rng.uniform(0.45, 0.7), rng.uniform(3.0, 4.0)
     main = _walkway(gm, [vf.pt(-0.15, y), vf.pt(1.15, y + rng.uniform(-0.08, 0.08))], w, one_way, "main")
     u0 = rng.choice([rng.uniform(0.1, 0.3), rng.uniform(0.7, 0.9)])
@@ -331,7 +333,7 @@ def park_benches(vf, gm, rng, one_way):
                   one_way=one_way)
 
 
-def two_parallel(vf, gm, rng, one_way):
+def two_parallel(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     y1, y2, w = rng.uniform(0.22, 0.4), rng.uniform(0.65, 0.85), rng.uniform(2.8, 3.8)
     r1 = _walkway(gm, [vf.pt(-0.15, y1), vf.pt(1.15, y1 + rng.uniform(-0.05, 0.05))], w, False, "far")
     r2 = _walkway(gm, [vf.pt(-0.15, y2), vf.pt(1.15, y2 + rng.uniform(-0.05, 0.05))], w, one_way, "near")
@@ -343,7 +345,7 @@ def two_parallel(vf, gm, rng, one_way):
     return Layout("two_parallel", routes, props={"tree": 5, "bush": 4, "bench": 2}, one_way=one_way)
 
 
-def t_junction(vf, gm, rng, one_way):
+def t_junction(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     y, w = rng.uniform(0.3, 0.55), rng.uniform(3.0, 4.5)
     main = _walkway(gm, [vf.pt(-0.15, y), vf.pt(1.15, y + rng.uniform(-0.08, 0.08))], w, one_way, "main")
     j = main.at(_closest_s(main, vf.pt(rng.uniform(0.3, 0.7), y)))[0]
@@ -356,7 +358,7 @@ def t_junction(vf, gm, rng, one_way):
     return Layout("t_junction", routes, props={"tree": 6, "bench": 2, "lamp": 2, "bush": 2}, one_way=one_way)
 
 
-def promenade(vf, gm, rng, one_way):
+def promenade(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     w = rng.uniform(10, 14)
     center = extend([vf.pt(rng.uniform(0.35, 0.65), 1.15), vf.pt(rng.uniform(0.4, 0.6), -0.05)])
     gm.band(center, w, PLAZA)
@@ -377,7 +379,7 @@ def promenade(vf, gm, rng, one_way):
                   buildings=_far_buildings(vf, rng), one_way=one_way)
 
 
-def zebra_crossing(vf, gm, rng, one_way):
+def zebra_crossing(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     rw, sw = rng.uniform(6.5, 8.0), rng.uniform(2.5, 3.5)
     line = extend([vf.pt(rng.uniform(0.35, 0.65), 1.15), vf.pt(rng.uniform(0.4, 0.6), -0.05)], 10)
     gm.band(line, rw, ROAD)
@@ -407,7 +409,7 @@ def zebra_crossing(vf, gm, rng, one_way):
                   buildings=_far_buildings(vf, rng))
 
 
-def campus_square(vf, gm, rng, one_way):
+def campus_square(vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     w = rng.uniform(2.8, 3.8)
     a0, a1 = vf.pt(-0.15, rng.uniform(0.8, 1.05)), vf.pt(1.15, rng.uniform(0.05, 0.3))
     b0, b1 = vf.pt(-0.15, rng.uniform(0.05, 0.3)), vf.pt(1.15, rng.uniform(0.8, 1.05))
@@ -423,13 +425,13 @@ def campus_square(vf, gm, rng, one_way):
     return Layout("campus_square", routes, buildings=blds, props={"tree": 5, "bench": 2, "lamp": 2, "bush": 3})
 
 
-def _closest_s(route: Route, p) -> float:
+def _closest_s(route: Route, p: np.ndarray) -> float:
     ss = np.linspace(0, route.length, 200)
     d = [np.linalg.norm(route.at(s)[0] - p) for s in ss]
     return float(ss[int(np.argmin(d))])
 
 
-def _far_buildings(vf: ViewFrame, rng) -> list[Building]:
+def _far_buildings(vf: ViewFrame, rng: np.random.Generator) -> list[Building]:
     z = vf.z_far * rng.uniform(0.85, 1.15)
     hw = vf.half_width(z) * 1.3 + 10
     out, x = [], -hw
@@ -452,7 +454,7 @@ LAYOUTS = {
 """name -> (template function, supports a one-way walkway)"""
 
 
-def build_layout(name: str, vf: ViewFrame, gm: GroundMap, rng, one_way: bool) -> Layout:
+def build_layout(name: str, vf: ViewFrame, gm: GroundMap, rng: np.random.Generator, one_way: bool) -> Layout:
     fn, supports = LAYOUTS[name]
     layout = fn(vf, gm, rng, one_way and supports)
     if layout.one_way:

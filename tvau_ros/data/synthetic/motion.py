@@ -8,8 +8,9 @@
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -110,7 +111,7 @@ class Script:
             self.push(gait, abnormal)
         return float(ss[-1] + step)
 
-    def go_to(self, target, speed: float, gait: str = "walk", abnormal: bool = False,
+    def go_to(self, target: np.ndarray, speed: float, gait: str = "walk", abnormal: bool = False,
               until: int | None = None) -> None:
         """Straight line to ``target`` (x, z)."""
         start = np.asarray(self.pos, float)
@@ -137,5 +138,5 @@ class Script:
             self._advance_phase(gait, 0.0, rate_hz)
             self.push(gait, abnormal, extra.get("y", 0.0), extra.get("params"))
 
-    def actor(self, kind: str = "person", **kw) -> Actor:
+    def actor(self, kind: str = "person", **kw: Any) -> Actor:
         return Actor(kind, self.start, self.states, **kw)

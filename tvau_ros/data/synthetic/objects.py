@@ -6,13 +6,14 @@ import numpy as np
 from tvau_ros.data.synthetic.figures import UP, Figure, add_box, circle_points
 
 
-def heading_axes(heading: float):
+def heading_axes(heading: float) -> tuple[np.ndarray, np.ndarray]:
     fwd = np.array([np.sin(heading), 0.0, np.cos(heading)])
     right = np.array([np.cos(heading), 0.0, -np.sin(heading)])
     return right, fwd
 
 
-def car_figure(root, heading: float, color, cam_pos, kind: str = "car") -> Figure:
+def car_figure(root: np.ndarray, heading: float, color: tuple[int, int, int], cam_pos: np.ndarray,
+               kind: str = "car") -> Figure:
     """A car or van: body box, cabin/glass, four wheels, ground shadow."""
     root = np.asarray(root, float)
     right, fwd = heading_axes(heading)
@@ -44,7 +45,7 @@ def car_figure(root, heading: float, color, cam_pos, kind: str = "car") -> Figur
     return fig
 
 
-def bicycle_figure(root, heading: float, color, cam_pos) -> Figure:
+def bicycle_figure(root: np.ndarray, heading: float, color: tuple[int, int, int], cam_pos: np.ndarray) -> Figure:
     root = np.asarray(root, float)
     right, fwd = heading_axes(heading)
     fig = Figure()
@@ -61,7 +62,7 @@ def bicycle_figure(root, heading: float, color, cam_pos) -> Figure:
     return fig
 
 
-def skateboard_figure(root, heading: float, cam_pos) -> Figure:
+def skateboard_figure(root: np.ndarray, heading: float, cam_pos: np.ndarray) -> Figure:
     right, fwd = heading_axes(heading)
     fig = Figure()
     add_box(fig, np.asarray(root, float) + 0.09 * UP, (right, UP, fwd), (0.11, 0.025, 0.42),
@@ -69,7 +70,7 @@ def skateboard_figure(root, heading: float, cam_pos) -> Figure:
     return fig
 
 
-def ball_figure(center, radius: float = 0.11, color=(30, 140, 230)) -> Figure:
+def ball_figure(center: np.ndarray, radius: float = 0.11, color: tuple[int, int, int] = (30, 140, 230)) -> Figure:
     fig = Figure()
     fig.disc(np.asarray(center, float), radius, color)
     return fig
@@ -77,7 +78,7 @@ def ball_figure(center, radius: float = 0.11, color=(30, 140, 230)) -> Figure:
 
 # Static props. ``root`` is the ground point under the prop; each returns a Figure.
 
-def tree_figure(root, rng: np.random.Generator, cam_pos) -> Figure:
+def tree_figure(root: np.ndarray, rng: np.random.Generator, cam_pos: np.ndarray) -> Figure:
     root = np.asarray(root, float)
     h = rng.uniform(2.2, 3.2)
     r = rng.uniform(1.3, 2.4)
@@ -90,21 +91,22 @@ def tree_figure(root, rng: np.random.Generator, cam_pos) -> Figure:
     cam_dir[1] = 0
     cam_dir /= np.linalg.norm(cam_dir) + 1e-9
     side = np.cross(UP, cam_dir)
-    for k in range(5):
+    for _k in range(5):
         off = rng.normal(0, 0.35 * r, 3) * np.array([1, 0.6, 1])
         shade = np.clip(green * rng.uniform(0.8, 1.25), 0, 255)
         _ellipsoid(fig, c + off, side, cam_dir, (0.75 * r, 0.7 * r), tuple(int(x) for x in shade))
     return fig
 
 
-def _ellipsoid(fig: Figure, center, side, toward, radii, color) -> None:
+def _ellipsoid(fig: Figure, center: np.ndarray, side: np.ndarray, toward: np.ndarray, radii: tuple[float, float],
+               color: tuple[int, int, int]) -> None:
     """Silhouette of an ellipsoid seen from ``toward``: an ellipse in the side/up plane."""
     pts = [center + radii[0] * np.cos(a) * side + radii[1] * np.sin(a) * UP
            for a in np.linspace(0, 2 * np.pi, 12, endpoint=False)]
     fig.hull(pts, color)
 
 
-def bush_figure(root, rng: np.random.Generator, cam_pos, size: float | None = None) -> Figure:
+def bush_figure(root: np.ndarray, rng: np.random.Generator, cam_pos: np.ndarray, size: float | None = None) -> Figure:
     root = np.asarray(root, float)
     r = size or rng.uniform(0.5, 1.0)
     green = np.array([35, 100, 40]) + rng.integers(-10, 25, 3)
@@ -113,14 +115,15 @@ def bush_figure(root, rng: np.random.Generator, cam_pos, size: float | None = No
     cam_dir /= np.linalg.norm(cam_dir) + 1e-9
     side = np.cross(UP, cam_dir)
     fig = Figure()
-    for k in range(3):
+    for _k in range(3):
         off = np.array([rng.normal(0, 0.4 * r), 0, rng.normal(0, 0.2 * r)])
         shade = np.clip(green * rng.uniform(0.8, 1.2), 0, 255)
         _ellipsoid(fig, root + off + 0.6 * r * UP, side, cam_dir, (r, 0.6 * r), tuple(int(x) for x in shade))
     return fig
 
 
-def bench_figure(root, facing: float, cam_pos, color=(50, 80, 120)) -> Figure:
+def bench_figure(root: np.ndarray, facing: float, cam_pos: np.ndarray,
+                 color: tuple[int, int, int] = (50, 80, 120)) -> Figure:
     root = np.asarray(root, float)
     right, fwd = heading_axes(facing)
     fig = Figure()
@@ -131,7 +134,7 @@ def bench_figure(root, facing: float, cam_pos, color=(50, 80, 120)) -> Figure:
     return fig
 
 
-def lamp_figure(root, cam_pos) -> Figure:
+def lamp_figure(root: np.ndarray, cam_pos: np.ndarray) -> Figure:
     root = np.asarray(root, float)
     fig = Figure()
     fig.seg(root, root + 4.2 * UP, 0.12, (50, 50, 55))
@@ -139,14 +142,14 @@ def lamp_figure(root, cam_pos) -> Figure:
     return fig
 
 
-def bin_figure(root, cam_pos, color=(40, 90, 40)) -> Figure:
+def bin_figure(root: np.ndarray, cam_pos: np.ndarray, color: tuple[int, int, int] = (40, 90, 40)) -> Figure:
     fig = Figure()
     add_box(fig, np.asarray(root, float) + 0.45 * UP, (np.array([1.0, 0, 0]), UP, np.array([0, 0, 1.0])),
             (0.28, 0.45, 0.28), color, cam_pos)
     return fig
 
 
-def planter_figure(root, cam_pos, width: float = 1.6) -> Figure:
+def planter_figure(root: np.ndarray, cam_pos: np.ndarray, width: float = 1.6) -> Figure:
     root = np.asarray(root, float)
     fig = Figure()
     axes = (np.array([1.0, 0, 0]), UP, np.array([0, 0, 1.0]))
@@ -156,8 +159,8 @@ def planter_figure(root, cam_pos, width: float = 1.6) -> Figure:
     return fig
 
 
-def building_figure(x0: float, x1: float, z0: float, z1: float, height: float, color, cam_pos,
-                    rng: np.random.Generator, door_x: float | None = None) -> Figure:
+def building_figure(x0: float, x1: float, z0: float, z1: float, height: float, color: tuple[float, float, float],
+                    cam_pos: np.ndarray, rng: np.random.Generator, door_x: float | None = None) -> Figure:
     """An axis-aligned building with a window grid on its camera-facing faces."""
     center = np.array([(x0 + x1) / 2, height / 2, (z0 + z1) / 2])
     half = ((x1 - x0) / 2, height / 2, (z1 - z0) / 2)

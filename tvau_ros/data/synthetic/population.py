@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tvau_ros.data.synthetic import layouts as L
+from tvau_ros.data.synthetic.camera import Camera
 from tvau_ros.data.synthetic.motion import Actor, Script
-from tvau_ros.data.synthetic.palette import VEHICLE_COLORS, sample_look, shade
+from tvau_ros.data.synthetic.palette import VEHICLE_COLORS, Look, sample_look, shade
 from tvau_ros.data.synthetic.scene import Scene
 
 
@@ -42,7 +43,7 @@ class VideoContext:
     extra_props: list = field(default_factory=list)
 
     @property
-    def cam(self):
+    def cam(self) -> Camera:
         return self.scene.cam
 
     def visibility(self, route: L.Route, step: float = 0.25) -> Visibility:
@@ -54,7 +55,7 @@ class VideoContext:
         head, _ = self.cam.project(np.c_[x, np.full_like(x, 1.75), z])
         ok = depth > 1.0
 
-        def inside(p, mu=0.0, mv=0.0):
+        def inside(p: np.ndarray, mu: float = 0.0, mv: float = 0.0) -> np.ndarray:
             return (p[:, 0] >= mu * w) & (p[:, 0] < (1 - mu) * w) & (p[:, 1] >= mv * h) & (p[:, 1] < (1 - mv) * h)
         any_ = ok & (inside(foot) | inside(head))
         full = ok & inside(foot, 0.06, 0.02) & inside(head, 0.06, 0.02)
@@ -132,15 +133,15 @@ class VideoContext:
         s0 = max(0.0, s_in - 2.0)
         return enter_frame - int(round((s_in - s0) / speed * self.fps)), s0
 
-    def script(self, start: int, pos, heading: float, height_m: float = 1.72) -> Script:
+    def script(self, start: int, pos: np.ndarray, heading: float, height_m: float = 1.72) -> Script:
         return Script(self.fps, start, tuple(pos), heading, float(self.rng.uniform(0, 2 * np.pi)), height_m)
 
-    def on_walkable(self, xz) -> bool:
+    def on_walkable(self, xz: np.ndarray) -> bool:
         return int(self.scene.ground.code_at(xz[0], xz[1])) in L.WALKABLE
 
 
 def walker(ctx: VideoContext, route: L.Route, speed: float, enter_frame: int, offset: float,
-           look=None, gait: str = "walk") -> Actor:
+           look: Look | None = None, gait: str = "walk") -> Actor:
     look = look or sample_look(ctx.rng)
     start, s0 = ctx.entry(route, speed, enter_frame)
     sc = ctx.script(start, route.at(s0)[0], 0.0, look.height_m)
@@ -186,7 +187,7 @@ def populate(ctx: VideoContext, density: int) -> list[Actor]:
     return actors
 
 
-def _standing_group(ctx: VideoContext, routes, actors: list[Actor]) -> int:
+def _standing_group(ctx: VideoContext, routes: list[tuple[L.Route, float]], actors: list[Actor]) -> int:
     rng = ctx.rng
     route = routes[rng.integers(len(routes))][0]
     try:

@@ -5,6 +5,7 @@ same shapes without anti-aliasing, so a target's mask is exactly its drawn pixel
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -121,7 +122,7 @@ class Sprite:
     depth: float
 
     @property
-    def bbox(self):
+    def bbox(self) -> tuple[int, int, int, int]:
         return (self.x0, self.y0, self.x0 + self.mask.shape[1], self.y0 + self.mask.shape[0])
 
     def paste(self, img: np.ndarray, label: np.ndarray | None = None) -> None:
@@ -159,7 +160,7 @@ def make_sprite(cam: Camera, fig: Figure, depth: float, img: np.ndarray,
     return Sprite(x0, y0, img[y0:y1, x0:x1].copy(), mask, depth)
 
 
-def overlaps(a, b) -> bool:
+def overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 

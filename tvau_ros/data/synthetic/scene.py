@@ -14,6 +14,7 @@ import numpy as np
 from tvau_ros.data.synthetic import layouts as L
 from tvau_ros.data.synthetic import objects as O
 from tvau_ros.data.synthetic.camera import Camera
+from tvau_ros.data.synthetic.figures import Figure
 from tvau_ros.data.synthetic.render import Sprite, make_sprite, overlaps
 
 LAYOUT_NAMES = tuple(L.LAYOUTS)
@@ -58,8 +59,8 @@ class Scene:
         return [r for r in self.layout.routes if r.kind == "drive"]
 
 
-def _palette(rng):
-    def jitter(c, s=12):
+def _palette(rng: np.random.Generator) -> dict[int, np.ndarray]:
+    def jitter(c: tuple[int, int, int], s: float = 12) -> np.ndarray:
         return np.clip(np.array(c, float) + rng.normal(0, s, 3), 0, 255)
     walk = [(150, 155, 160), (135, 160, 185), (110, 120, 160), (170, 170, 165), (120, 140, 150)]
     plaza = [(175, 180, 185), (150, 170, 190), (140, 145, 150)]
@@ -71,7 +72,7 @@ def _palette(rng):
     }
 
 
-def _noise_at(rng, X, Z, cell: float) -> np.ndarray:
+def _noise_at(rng: np.random.Generator, X: np.ndarray, Z: np.ndarray, cell: float) -> np.ndarray:
     """Smooth value noise in [0, 1] sampled at world points (bilinear over a random grid)."""
     gx, gz = int(180 / cell) + 2, int(130 / cell) + 2
     grid = rng.random((gz, gx), dtype=np.float32)
@@ -80,7 +81,7 @@ def _noise_at(rng, X, Z, cell: float) -> np.ndarray:
     return cv2.remap(grid, mx, mz, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.5)
 
 
-def render_ground(cam: Camera, gm: L.GroundMap, rng) -> tuple[np.ndarray, np.ndarray]:
+def render_ground(cam: Camera, gm: L.GroundMap, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Background sky + textured ground (BGR uint8) and the per-pixel ground depth."""
     h, w = cam.height, cam.width
     uu, vv = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
@@ -127,12 +128,13 @@ def render_ground(cam: Camera, gm: L.GroundMap, rng) -> tuple[np.ndarray, np.nda
     return cv2.GaussianBlur(img, (0, 0), 0.6), depth.astype(np.float32)
 
 
-def _place_props(scene_rng, gm: L.GroundMap, vf: L.ViewFrame, cam: Camera, layout: L.Layout) -> list[tuple]:
+def _place_props(scene_rng: np.random.Generator, gm: L.GroundMap, vf: L.ViewFrame, cam: Camera,
+                 layout: L.Layout) -> list[tuple]:
     walk = np.isin(gm.codes, (L.WALK, L.PLAZA, L.MARK, L.ROAD, L.WATER))
     dist = cv2.distanceTransform((~walk).astype(np.uint8), cv2.DIST_L2, 5) * gm.RES
     n = 600
     u, v = scene_rng.uniform(-0.05, 1.05, n), scene_rng.uniform(-0.05, 1.05, n)
-    pts = np.array([vf.pt(a, b) for a, b in zip(u, v)])
+    pts = np.array([vf.pt(a, b) for a, b in zip(u, v, strict=True)])
     codes = gm.code_at(pts[:, 0], pts[:, 1])
     col = np.clip(((pts[:, 0] - gm.X0) / gm.RES).astype(int), 1, gm.NX - 2)
     row = np.clip(((pts[:, 1] - gm.Z0) / gm.RES).astype(int), 1, gm.NZ - 2)
@@ -160,7 +162,7 @@ def _place_props(scene_rng, gm: L.GroundMap, vf: L.ViewFrame, cam: Camera, layou
     return placed
 
 
-def prop_figure(kind: str, x: float, z: float, facing: float, cam: Camera, rng):
+def prop_figure(kind: str, x: float, z: float, facing: float, cam: Camera, rng: np.random.Generator) -> Figure:
     root = np.array([x, 0.0, z])
     cam_pos = cam.position
     if kind == "tree":
@@ -213,7 +215,7 @@ def cached_scene(spec: SceneSpec) -> Scene:
     return build_scene(spec)
 
 
-def with_extra_props(scene: Scene, extra: list[tuple], rng) -> tuple[np.ndarray, list[Sprite]]:
+def with_extra_props(scene: Scene, extra: list[tuple], rng: np.random.Generator) -> tuple[np.ndarray, list[Sprite]]:
     """Background and sprite list with per-video props (occluders) added in depth order."""
     if not extra:
         return scene.background, scene.sprites

@@ -56,7 +56,7 @@ def span_of(track: dict, start: int, end: int) -> dict:
     return {"start": start, **{k: v[a:b] for k, v in track.items() if k != "start"}}
 
 
-def _touching(box, width: int, height: int) -> list[str]:
+def _touching(box: np.ndarray, width: int, height: int) -> list[str]:
     x0, y0, x1, y1 = box
     sides = []
     if x0 <= 1:
@@ -79,8 +79,11 @@ def _side(track: dict, i: int, j: int, width: int, height: int, entering: bool) 
         return "inside"
     if len(sides) == 1:
         return sides[0]
-    c = lambda k: np.array([(track["bbox"][k][0] + track["bbox"][k][2]) / 2,
-                            (track["bbox"][k][1] + track["bbox"][k][3]) / 2])
+
+    def c(k: int) -> np.ndarray:
+        return np.array([(track["bbox"][k][0] + track["bbox"][k][2]) / 2,
+                         (track["bbox"][k][1] + track["bbox"][k][3]) / 2])
+
     motion = c(j) - c(i) if entering else c(i) - c(j)
     sign = -1 if entering else 1
     return max(sides, key=lambda s: sign * float(np.dot(motion, _OUTWARD[s])))
@@ -246,8 +249,11 @@ def trajectory_facts(track: dict, cam: Camera, fps: float, whole: dict | None = 
     motion = whole if whole is not None else track
     pos = ground_track(motion, cam, fps)
     box = track["bbox"]
-    centre = lambda t: [round(float((box[t][0] + box[t][2]) / 2 / cam.width), 3),
-                        round(float((box[t][1] + box[t][3]) / 2 / cam.height), 3)]
+
+    def centre(t: int) -> list[float]:
+        return [round(float((box[t][0] + box[t][2]) / 2 / cam.width), 3),
+                round(float((box[t][1] + box[t][3]) / 2 / cam.height), 3)]
+
     return {
         "entry_side": _side(track, i, min(j, i + k), cam.width, cam.height, True),
         "exit_side": _side(track, j, max(i, j - k), cam.width, cam.height, False),

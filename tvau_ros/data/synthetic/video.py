@@ -11,13 +11,14 @@ import numpy as np
 
 from tvau_ros.data.synthetic import figures as F
 from tvau_ros.data.synthetic.anomalies import ANOMALY_TYPES, occluder_for
+from tvau_ros.data.synthetic.camera import Camera
 from tvau_ros.data.synthetic.config import EffectsConfig
 from tvau_ros.data.synthetic.motion import Actor, State
 from tvau_ros.data.synthetic.objects import ball_figure, bicycle_figure, car_figure, skateboard_figure
 from tvau_ros.data.synthetic.population import Infeasible, VideoContext, populate
 from tvau_ros.data.synthetic.render import (FrameEffects, draw_projected, noise_bank, on_screen,
                                             overlaps, project_figure)
-from tvau_ros.data.synthetic.scene import SceneSpec, cached_scene, with_extra_props
+from tvau_ros.data.synthetic.scene import Scene, SceneSpec, cached_scene, with_extra_props
 from tvau_ros.data.synthetic.trajectory import empty_track, mask_track, measure, span_of, trajectory_facts
 
 MAX_ATTEMPTS = 8
@@ -144,7 +145,7 @@ def actor_figure(actor: Actor, st: State, cam_pos: np.ndarray) -> F.Figure:
     return fig
 
 
-def _maybe_on_screen(cam, st: State, kind: str) -> bool:
+def _maybe_on_screen(cam: Camera, st: State, kind: str) -> bool:
     """Cheap test on the actor's ground point before building its figure."""
     u, v, depth = cam.project_point(st.x, 0.0, st.z)
     if depth < 0.5:
@@ -153,7 +154,8 @@ def _maybe_on_screen(cam, st: State, kind: str) -> bool:
     return -size < u < cam.width + size and -2 < v + size and v - size < cam.height + size
 
 
-def sample_effects(rng, cfg: EffectsConfig, depth: np.ndarray, num_frames: int, fps: float) -> FrameEffects:
+def sample_effects(rng: np.random.Generator, cfg: EffectsConfig, depth: np.ndarray, num_frames: int,
+                   fps: float) -> FrameEffects:
     cloud = ()
     if rng.random() < cfg.cloud_probability:
         cloud = (int(rng.uniform(0, num_frames)), int(rng.uniform(1.5, 4.0) * fps), float(rng.uniform(0.15, 0.35)))
@@ -170,7 +172,7 @@ def sample_effects(rng, cfg: EffectsConfig, depth: np.ndarray, num_frames: int, 
         fog_alpha=fog, fog_color=tuple(int(c) for c in rng.uniform(185, 215, 3)))
 
 
-def render_frames(scene, actors: list[Actor], extra_props: list, effects: FrameEffects, rng,
+def render_frames(scene: Scene, actors: list[Actor], extra_props: list, effects: FrameEffects, rng: np.random.Generator,
                   num_frames: int, actor_boxes: list | None = None) -> tuple[list[np.ndarray], np.ndarray | None, dict]:
     """Frames (BGR), object-id labels (None without targets) and, per target id, its
     unoccluded silhouette measured every frame (see ``trajectory.measure``). ``actor_boxes``,
@@ -246,7 +248,7 @@ def _attributes(a: Actor, mean_area: float, frame_area: int) -> dict:
     return attrs
 
 
-def _place(ctx: VideoContext, job: VideoJob, rng) -> tuple[list[Actor], list[Actor], list]:
+def _place(ctx: VideoContext, job: VideoJob, rng: np.random.Generator) -> tuple[list[Actor], list[Actor], list]:
     ids = iter(range(1, 256)).__next__
     targets, extras, props = [], [], []
     for cat in job.anomaly_types:
@@ -300,7 +302,9 @@ def render_job(job: VideoJob, actor_boxes: bool = False) -> VideoResult:
                        f"Scene{job.scene.index} ({job.scene.layout}) after {MAX_ATTEMPTS} attempts: {last_problem}")
 
 
-def _finish(job, scene, actors, targets, spans, frames, labels, whole, effects, props) -> VideoResult:
+def _finish(job: VideoJob, scene: Scene, actors: list[Actor], targets: list[Actor], spans: dict[int, tuple[int, int]],
+            frames: list[np.ndarray], labels: np.ndarray | None, whole: dict[int, dict], effects: FrameEffects,
+            props: list[tuple]) -> VideoResult:
     cam = scene.cam
     frame_labels = np.zeros(job.num_frames, np.uint8)
     metas, areas = [], []
