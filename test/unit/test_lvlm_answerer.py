@@ -165,6 +165,20 @@ def test_from_pretrained_loads_a_model_folder_and_adapter(tokenizer, base_state,
     assert loaded.generate(frames, heat, QUESTION, max_new_tokens=5) == trained.generate(frames, heat, QUESTION, max_new_tokens=5)
 
 
+def test_the_query_service_loads_it_by_name_from_a_model_folder(tokenizer, base_state, tmp_path):
+    from tvau_ros.core.dialogue.answerers import GeneratorAnswerer, build_answerer
+
+    with pytest.raises(ValueError, match="model_path"):
+        build_answerer("qwen2_5_vl")
+    with pytest.raises(LvlmFilesError, match=str(tmp_path / "missing")):
+        build_answerer("qwen2_5_vl", model_path=str(tmp_path / "missing"))
+    folder = _save_model_folder(base_state, tmp_path / "qwen")
+    answerer = build_answerer("qwen2_5_vl", model_path=str(folder), dtype="float32")
+    assert isinstance(answerer, GeneratorAnswerer) and answerer.name == "qwen2_5_vl"
+    frames, heat = _clip(2)
+    assert isinstance(answerer.generator.generate(frames, heat, QUESTION, max_new_tokens=3), str)
+
+
 def test_bad_qwen_folders_name_the_file(tmp_path, base_state):
     with pytest.raises(LvlmFilesError, match="does not exist"):
         LvlmAnswerer.from_pretrained(tmp_path / "nowhere")

@@ -235,12 +235,19 @@ class GeneratorAnswerer:
 # ---------------------------------------------------------------- by name, loaded in the background
 
 def _load_lvlm(**options: Any) -> TextAnswerer:
+    """``answerer_options``: ``model_path`` (a local Qwen2.5-VL-3B/7B-Instruct folder), and optionally
+    ``adapter`` (what ``tvau train rae`` writes), ``device``, ``dtype`` (``LvlmAnswerer.from_pretrained``).
+    A missing or partial file raises ``LvlmFilesError`` naming it."""
     try:
         from tvau_ros.core import lvlm
     except ImportError as exc:
         raise AnswererUnavailable(f"answerer 'qwen2_5_vl' needs tvau_ros.core.lvlm, which is not available "
                                   f"({exc})") from None
-    return GeneratorAnswerer(lvlm.LvlmAnswerer(**options), name="qwen2_5_vl")
+    if "model_path" not in options:
+        raise ValueError("answerer 'qwen2_5_vl' needs answerer_options "
+                         "{\"model_path\": \"/path/to/Qwen2.5-VL-7B-Instruct\"} "
+                         "(optionally \"adapter\", \"device\", \"dtype\")")
+    return GeneratorAnswerer(lvlm.LvlmAnswerer.from_pretrained(**options), name="qwen2_5_vl")
 
 
 ANSWERERS: dict[str, Callable[..., TextAnswerer]] = {"grounded": lambda **_: GroundedAnswerer(),
