@@ -7,7 +7,7 @@ shared by the subcommands.
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
 from tvau_ros.cli import CliError, add_device_option, check_device
 

@@ -77,7 +77,7 @@ class AnomalyPipeline:
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, overrides: dict | None = None,
-                    cfg: dict | None = None) -> "AnomalyPipeline":
+                    cfg: dict | None = None) -> AnomalyPipeline:
         """The pipeline of a config (``path`` + ``overrides`` as ``load_pipeline_config``, or an
         already merged ``cfg`` dict): the config is checked before the engine loads. Raises
         ValueError (bad option) or ``EngineLoadError`` (engine cannot load), naming the cause."""

@@ -66,7 +66,7 @@ class RAEConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None, source: str = "rae") -> "RAEConfig":
+    def from_dict(cls, data: dict[str, Any] | None, source: str = "rae") -> RAEConfig:
         from tvau_ros.core.config_values import dataclass_from_dict
 
         return dataclass_from_dict(cls, dict(data or {}), source, "RAE")

@@ -10,9 +10,9 @@ is the heatmap maximum; detections are the heatmap's connected components above
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch

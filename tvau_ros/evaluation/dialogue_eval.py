@@ -21,9 +21,9 @@ each evidence kind on the same videos (its detection number).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -18,8 +18,8 @@ and what to call it; the scene model scores the values against this scene's norm
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

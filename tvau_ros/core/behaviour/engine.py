@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -56,7 +56,7 @@ class BehaviourConfig:
             raise ValueError(f"behaviour.max_objects must be >= 1, got {self.max_objects}")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "BehaviourConfig":
+    def from_dict(cls, values: dict) -> BehaviourConfig:
         known = {f.name for f in fields(cls)}
         options = {k: v for k, v in values.items() if k in known}
         if "attributes" in options:

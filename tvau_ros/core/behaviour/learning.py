@@ -9,8 +9,8 @@ footage a model was learnt from (too short, no motion, objects the generic model
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 import numpy as np
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class SceneModel:
     _maps: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def empty(cls, name: str = "none") -> "SceneModel":
+    def empty(cls, name: str = "none") -> SceneModel:
         """A model that knows nothing: every object scores 0 (for learning the first models)."""
         return cls(name, {}, card={"scene": name, "generic": True, "samples": 0})
 
@@ -183,7 +183,7 @@ class SceneModel:
 
     @classmethod
     def fit(cls, records: list[TrackRecord], name: str, work_size: tuple[int, int] | None,
-            background: np.ndarray | None = None, generic: bool = False, card: dict | None = None) -> "SceneModel":
+            background: np.ndarray | None = None, generic: bool = False, card: dict | None = None) -> SceneModel:
         """Learn from the tracks of normal footage (``generic``: no size model, maps or background)."""
         model = cls(name, {}, None if generic else tuple(work_size), None, None, None,
                     None if generic else background, dict(card or {}))
@@ -238,7 +238,7 @@ class SceneModel:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "SceneModel":
+    def load(cls, path: str | Path) -> SceneModel:
         """Read a model saved by ``save``; a missing, corrupt or foreign file is a SceneModelError naming it."""
         import yaml
         from safetensors import SafetensorError

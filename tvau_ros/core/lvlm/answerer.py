@@ -24,9 +24,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -82,7 +83,7 @@ class AnswererSettings:
                 "video": dataclasses.asdict(self.video), "system": self.system, "overlay_alpha": self.overlay_alpha}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "answerer settings") -> "AnswererSettings":
+    def from_dict(cls, data: dict[str, Any], source: str = "answerer settings") -> AnswererSettings:
         from tvau_ros.core.config_values import dataclass_from_dict
 
         data = dict(data)
@@ -163,7 +164,7 @@ class LvlmAnswerer:
     # ---------------------------------------------------------------- loading and saving
     @classmethod
     def from_pretrained(cls, model_path: str | Path, adapter: str | Path | None = None, device: str = "cpu",
-                        dtype: str | torch.dtype = "auto", settings: AnswererSettings | None = None) -> "LvlmAnswerer":
+                        dtype: str | torch.dtype = "auto", settings: AnswererSettings | None = None) -> LvlmAnswerer:
         """A Qwen2.5-VL folder (3B / 7B Instruct) and, optionally, an answerer folder written by
         ``tvau train rae`` (RAE + LoRA). Missing or partial files raise ``LvlmFilesError``
         naming the file; nothing is downloaded."""

@@ -20,8 +20,8 @@ Training labels cover each answer and its ``<|im_end|>``.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -71,7 +71,7 @@ class CompactCodec(TextCodec):
         self.unknown = 0
 
     @classmethod
-    def from_texts(cls, tokenizer, texts: Sequence[str]) -> "CompactCodec":
+    def from_texts(cls, tokenizer, texts: Sequence[str]) -> CompactCodec:
         ids: set[int] = set()
         for text in list(texts) + [DEFAULT_SYSTEM, "system\nuser\nassistant\n", "0123456789 .,-:;?!()"]:
             ids.update(tokenizer(text, add_special_tokens=False)["input_ids"])

@@ -13,8 +13,8 @@ Entry point for ``tvau eval dialogue``::
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from tvau_ros.core.lvlm.dialogue_data import DialogueClip, HeatmapSource, load_dialogue_clips
 from tvau_ros.metrics.text import balanced_accuracy, count_unparsed, mean_bleu4, yes_no_accuracy

@@ -67,7 +67,7 @@ class VideoSettings:
         return self.patch_size * self.merge_size
 
     @classmethod
-    def from_folder(cls, folder: str | Path) -> "VideoSettings":
+    def from_folder(cls, folder: str | Path) -> VideoSettings:
         """Read ``video_preprocessor_config.json`` (else ``preprocessor_config.json``) when present."""
         for name in ("video_preprocessor_config.json", "preprocessor_config.json"):
             path = Path(folder) / name
