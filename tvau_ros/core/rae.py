@@ -186,5 +186,5 @@ def resample_heatmaps(heatmaps: torch.Tensor, steps: int, size: tuple[int, int])
     if not 1 <= steps <= frames:
         raise ValueError(f"cannot resample {frames} heatmaps to {steps} steps")
     bounds = torch.linspace(0, frames, steps + 1).round().long().tolist()
-    grouped = torch.stack([heatmaps[a:b].float().mean(0) for a, b in zip(bounds, bounds[1:])])
+    grouped = torch.stack([heatmaps[a:b].float().mean(0) for a, b in zip(bounds, bounds[1:], strict=False)])
     return F.adaptive_avg_pool2d(grouped[:, None], tuple(size))[:, 0]

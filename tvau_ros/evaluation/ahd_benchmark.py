@@ -57,7 +57,7 @@ class ClipSubsample:
             chosen = [np.arange(s, min(s + clip_len, total)) for s in range(0, total, clip_len * stride)]
         self.source_frames = np.concatenate(chosen)
         bounds = np.cumsum([0] + [len(c) for c in chosen])
-        self.segments = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self.segments = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=False)]
         self.leads = [min(int(context), int(c[0])) for c in chosen]
         self.name, self.height, self.width = video.name, video.height, video.width
         self.meta, self.is_abnormal = video.meta, video.is_abnormal
@@ -87,11 +87,12 @@ class ClipSubsample:
         ``(context_start, start, stop)`` in that array: ``[context_start, start)`` is context,
         ``[start, stop)`` the segment's scored frames."""
         wanted = np.concatenate([np.arange(int(self.source_frames[a]) - lead, int(self.source_frames[a]))
-                                 for (a, _), lead in zip(self.segments, self.leads)] + [self.source_frames])
+                                 for (a, _), lead in zip(self.segments, self.leads, strict=True)]
+                                + [self.source_frames])
         wanted = np.unique(wanted)  # sorted source frames
         frames = self._read_source(wanted)
         spans = []
-        for (a, b), lead in zip(self.segments, self.leads):
+        for (a, b), lead in zip(self.segments, self.leads, strict=True):
             start = int(np.searchsorted(wanted, self.source_frames[a]))
             spans.append((start - lead, start, start + b - a))
         return frames, spans

@@ -65,7 +65,7 @@ def run_video(video: VideoSample, pipeline: AnomalyPipeline) -> VideoRun:
     def collect(evidence: Evidence | None) -> None:
         if evidence is None:
             return
-        for index, analysed in zip(evidence.new_frame_indices, evidence.frame_results):
+        for index, analysed in zip(evidence.new_frame_indices, evidence.frame_results, strict=True):
             run.scores[index] = analysed.score
             for region in analysed.candidates or analysed.regions:
                 b = region.box

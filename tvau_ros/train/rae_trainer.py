@@ -114,7 +114,7 @@ def prepare_clips(answerer: LvlmAnswerer, clips: list[DialogueClip]) -> list:
 
 
 def _batch(answerer: LvlmAnswerer, clips: list[DialogueClip], prepared: list, choice: str, rng: random.Random):
-    return prepared, [answerer.sequence(p, c.turns(choice, rng)) for p, c in zip(prepared, clips)]
+    return prepared, [answerer.sequence(p, c.turns(choice, rng)) for p, c in zip(prepared, clips, strict=True)]
 
 
 @torch.no_grad()

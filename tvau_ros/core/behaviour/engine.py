@@ -210,7 +210,7 @@ class BehaviourEngine:
             raise ValueError("the behaviour engine needs the frames' stamps (it measures speeds over time)")
         heatmaps, regions = [], []
         with self._lock:
-            for frame, stamp in zip(clip, stamps_ns):
+            for frame, stamp in zip(clip, stamps_ns, strict=True):
                 heat, frame_regions = self._step(frame, stamp / NS_PER_S)
                 heatmaps.append(heat)
                 regions.append(frame_regions)

@@ -192,7 +192,7 @@ class ObjectTracker:
                 if group >= 0:
                     cost[r, n_blobs + r] = 0.3 + 0.5 * (1.0 - share)
             rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e6))
-            for r, c in zip(rows, cols):
+            for r, c in zip(rows, cols, strict=True):
                 if np.isfinite(cost[r, c]):
                     (pairs if c < n_blobs else coasting).append((int(r), int(c)))
         height, width = frame_hw

@@ -352,7 +352,7 @@ def _fit_maps(model: SceneModel, columns: dict[str, np.ndarray], keys: np.ndarra
     heading = np.zeros((*GRID, HEADING_BINS))
     own_place: dict[str, np.ndarray] = {}
     own_heading: dict[str, np.ndarray] = {}
-    cells = [model._cell(x, y) for x, y in zip(columns["foot_x"], columns["foot_y"])]
+    cells = [model._cell(x, y) for x, y in zip(columns["foot_x"], columns["foot_y"], strict=True)]
     for i, (r, c) in enumerate(cells):
         k, large = keys[i], int(columns["large"][i] > 0.5)
         own_place.setdefault(k, np.zeros_like(place))[large, r, c] += 1
@@ -368,11 +368,11 @@ def _fit_maps(model: SceneModel, columns: dict[str, np.ndarray], keys: np.ndarra
     # surprise of each sample with its own track's counts left out: as an unseen track
     columns["unusual_place"] = np.array([
         model.place_surprise(x, y, bool(lg > 0.5), own_place[k])
-        for x, y, lg, k in zip(columns["foot_x"], columns["foot_y"], columns["large"], keys)])
+        for x, y, lg, k in zip(columns["foot_x"], columns["foot_y"], columns["large"], keys, strict=True)])
     columns["against_flow"] = np.array([
         model.heading_surprise(x, y, hx, hy, own_heading.get(k, zero_h)) if lg < 0.5 else math.nan
         for x, y, hx, hy, lg, k in zip(columns["foot_x"], columns["foot_y"], columns["heading_x"],
-                                        columns["heading_y"], columns["large"], keys)])
+                                        columns["heading_y"], columns["large"], keys, strict=True)])
 
 
 __all__ = ["SceneModel", "SceneModelError", "Scoring", "TrackRecord", "GEOMETRY", "fit_size_model"]
