@@ -156,7 +156,7 @@ def _save_model_folder(base_state, folder):
 def test_from_pretrained_loads_a_model_folder_and_adapter(tokenizer, base_state, tmp_path):
     folder = _save_model_folder(base_state, tmp_path / "qwen")
     trained = _answerer(tokenizer, base_state, seed=3)
-    trained.settings.__class__  # settings travel in tvau_lvlm.json
+    # settings travel in tvau_lvlm.json
     trained.save_adapter(tmp_path / "adapter")
     loaded = LvlmAnswerer.from_pretrained(folder, adapter=tmp_path / "adapter", dtype="float32")
     assert loaded.settings == trained.settings and loaded.lora == trained.lora

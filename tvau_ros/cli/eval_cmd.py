@@ -405,7 +405,9 @@ def _run_dialogue(args: argparse.Namespace) -> int:
           + ", ".join(f"{k} {v:.1f}" for k, v in report["frame_micro_auc"].items()))
     print(f"{'row':<26}{'Yes/No':>8}{'bAcc':>7}{'Target':>8}{'Traj':>7}{'Motion':>8}{'faithful':>10}{'flagged':>9}{'errors':>8}")
     for row in report["rows"]:
-        cell = lambda key, width: f"{row[key]:>{width}.1f}" if row.get(key) is not None else f"{'-':>{width}}"  # noqa: E731
+        def cell(key: str, width: int, row: dict = row) -> str:
+            return f"{row[key]:>{width}.1f}" if row.get(key) is not None else f"{'-':>{width}}"
+
         print(f"{row['row']:<26}{cell('yes_no_accuracy', 8)}{cell('balanced_accuracy', 7)}{cell('bleu4_target', 8)}"
               f"{cell('bleu4_trajectory', 7)}{cell('bleu4_motion', 8)}{cell('faithfulness', 10)}"
               f"{cell('flagged_claim_rate', 9)}{row['errors']:>8}")

@@ -96,7 +96,7 @@ def markdown_table(rows: list[dict]) -> str:
     lines = ["| variant | parameters | Yes/No acc. | balanced acc. | Target BLEU-4 | Motion BLEU-4 | Trajectory BLEU-4 |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        def bleu(key):
+        def bleu(key: str, r: dict = r) -> str:
             return f"{r[key]:.2f} ± {r[key.replace('bleu4', 'bleu4_std')]:.2f}" if key in r else "–"
         lines.append(f"| {r['variant']} | {r['parameters'] / 1e6:.3f} M | {r['yes_no_accuracy']:.2f} % | "
                      f"{r['balanced_accuracy']:.2f} % | {bleu('target_bleu4')} | {bleu('motion_bleu4')} | "

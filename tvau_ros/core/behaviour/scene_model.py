@@ -55,6 +55,9 @@ class Scoring:
         return 1.0 / (1.0 + math.exp(-(excess - self.excess_at_half) / self.excess_width))
 
 
+_DEFAULT_SCORING = Scoring()   # one shared default (score() only reads it)
+
+
 @dataclass
 class TrackRecord:
     """What learning keeps of one track: its observations, to replay through ``measure``."""
@@ -170,7 +173,7 @@ class SceneModel:
                     out[name] = excess
         return out
 
-    def score(self, values: dict[str, float], scoring: Scoring = Scoring(),
+    def score(self, values: dict[str, float], scoring: Scoring = _DEFAULT_SCORING,
               enabled: Iterable[str] | None = None) -> tuple[float, str, float]:
         """(score in [0, 1], the attribute that gives it, its value) for one sample of a track."""
         excesses = self.excesses(values, enabled)
