@@ -202,7 +202,8 @@ def _parse_set(text: str) -> tuple[str, str, object]:
     target, sep, value = text.partition("=")
     method, dot, key = target.partition(":")
     if not sep or not dot or not key:
-        raise argparse.ArgumentTypeError(f"expected METHOD:KEY=VALUE (e.g. behaviour:regions.threshold=0.6), got {text!r}")
+        raise argparse.ArgumentTypeError("expected METHOD:KEY=VALUE (e.g. behaviour:regions.threshold=0.6), "
+                                         f"got {text!r}")
     return method, key, yaml.safe_load(value)
 
 
@@ -257,8 +258,9 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     for split in args.split:
         videos = load_videos(args.dataset, split)
         try:
-            tables[split] = evaluate_methods(videos, methods, overrides, options, out / split, scene_dir=args.scene_models,
-                                             workers=args.workers, progress=not args.quiet)
+            tables[split] = evaluate_methods(videos, methods, overrides, options, out / split,
+                                             scene_dir=args.scene_models, workers=args.workers,
+                                             progress=not args.quiet)
         except (OSError, ValueError, EngineLoadError) as exc:
             raise CliError(str(exc)) from None
     (out / "summary.json").write_text(json.dumps(tables, indent=2) + "\n")
@@ -294,7 +296,8 @@ def _run_realcheck(args: argparse.Namespace) -> int:
 
 def _add_method_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", type=_parse_config_method, action="append", default=[],
-                        metavar="NAME=CONFIG", help="a pipeline config to evaluate ('default' = the packaged one); repeatable")
+                        metavar="NAME=CONFIG",
+                        help="a pipeline config to evaluate ('default' = the packaged one); repeatable")
     parser.add_argument("--set", type=_parse_set, action="append", default=[], metavar="METHOD:KEY=VALUE",
                         help="override one config key of one method (ablations), e.g. behaviour:scene=''")
     parser.add_argument("--workers", type=_positive_int, default=1, help="parallel processes (default 1)")

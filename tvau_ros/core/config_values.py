@@ -36,7 +36,8 @@ def typed_value(value, kind: str, key: str):
             return int(number)
         return number
     except (TypeError, ValueError):
-        raise ValueError(f"pipeline option '{key}' must be {'an' if kind == 'int' else 'a'} {kind}, got {value!r}") from None
+        raise ValueError(f"pipeline option '{key}' must be {'an' if kind == 'int' else 'a'} {kind}, "
+                         f"got {value!r}") from None
 
 
 def typed_section(cls, values, where: str) -> dict:
@@ -53,10 +54,12 @@ def dataclass_from_dict(cls, data, source: str, what: str):
     a ValueError starting with ``source`` and naming the keys (``what``: "RAE", "training", ...).
 
     >>> from tvau_ros.core.rae import RAEConfig
-    >>> dataclass_from_dict(RAEConfig, {"n_base": 2, "width": 3}, "rae.yaml", "RAE")
+    >>> dataclass_from_dict(RAEConfig, {"n_base": 2, "width": 3},
+    ...                     "rae.yaml", "RAE")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: rae.yaml: unknown RAE setting(s) ['width']; known: ['bias', 'conv_channels', 'conv_layers', 'mlp_hidden', 'n_base']
+    ValueError: rae.yaml: unknown RAE setting(s) ['width']; known: ['bias', 'conv_channels', 'conv_layers',
+    'mlp_hidden', 'n_base']
     """
     if not isinstance(data, dict):
         raise ValueError(f"{source}: expected a mapping of {what} settings")

@@ -55,7 +55,8 @@ class RAEConfig:
         for name in ("n_base", "conv_channels", "conv_layers", "mlp_hidden"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "n_base" else 1):
-                raise ValueError(f"RAE {name} must be a {'non-negative' if name == 'n_base' else 'positive'} integer, got {value!r}")
+                raise ValueError(f"RAE {name} must be a {'non-negative' if name == 'n_base' else 'positive'} integer, "
+                                 f"got {value!r}")
 
     @property
     def tokens_per_step(self) -> int:

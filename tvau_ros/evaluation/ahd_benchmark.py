@@ -238,7 +238,8 @@ def per_type_micro_auc(result: MethodResult, videos: Sequence[VideoSample]) -> d
     out = {}
     for kind in types:
         chosen = normal + [v for v in videos if kind in video_categories(v)]
-        out[kind] = micro_auc([FrameScores(v.name, np.asarray(v.frame_labels), result.frame_scores[v.name]) for v in chosen])
+        out[kind] = micro_auc([FrameScores(v.name, np.asarray(v.frame_labels), result.frame_scores[v.name])
+                               for v in chosen])
     return out
 
 
@@ -253,7 +254,8 @@ def load_groups(checkpoints: dict[str, str], device: str = "cpu") -> list[AHDGro
     for name, path in checkpoints.items():
         ckpt = load_ahd_checkpoint(path)
         train = ckpt.extra.get("train_config", {})
-        init = (train.get("encoder_init", "pretrained"), train.get("seed", 0) if train.get("encoder_init") == "random" else None)
+        init = (train.get("encoder_init", "pretrained"),
+                train.get("seed", 0) if train.get("encoder_init") == "random" else None)
         cfg = ckpt.config
         key = (cfg.backbone, cfg.layers, cfg.input_size, cfg.model_path, init)
         grouped.setdefault(key, []).append((name, ckpt))
@@ -292,7 +294,8 @@ def evaluate_methods(videos: Sequence[VideoSample], checkpoints: dict[str, str],
         write_evaluation(evaluation, Path(out_dir) / name)
         frame, region = evaluation.report["frame"] or {}, evaluation.report["region"] or {}
         rows.append({"method": name, "videos": len(videos), "frames": frames,
-                     "micro_auc": frame.get("micro_auc", float("nan")), "macro_auc": frame.get("macro_auc", float("nan")),
+                     "micro_auc": frame.get("micro_auc", float("nan")),
+                     "macro_auc": frame.get("macro_auc", float("nan")),
                      "rbdc": region.get("rbdc", float("nan")), "tbdc": region.get("tbdc", float("nan")),
                      "fps": frames / max(result.seconds, 1e-9),
                      "micro_auc_by_type": per_type_micro_auc(result, videos)})

@@ -107,6 +107,7 @@ class SceneControl:
         try:
             learned = self.manager.stop()
             self.node.get_logger().info(f"learn_normal: saved {learned.path} ({learned.frames} frames, "
-                                        f"{learned.tracks} tracks)" + "".join(f"; warning: {w}" for w in learned.warnings))
+                                        f"{learned.tracks} tracks)"
+                                        + "".join(f"; warning: {w}" for w in learned.warnings))
         except (SceneRequestError, OSError) as exc:
             self.node.get_logger().error(f"learn_normal: {for_log(str(exc))}")

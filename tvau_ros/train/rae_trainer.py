@@ -123,7 +123,8 @@ def evaluate_loss(answerer: LvlmAnswerer, clips: list[DialogueClip], prepared: l
     total, count = 0.0, 0
     for start in range(0, len(clips), batch_size):
         part = slice(start, start + batch_size)
-        total += float(answerer.loss(*_batch(answerer, clips[part], prepared[part], "first", random.Random(0)))) * len(clips[part])
+        batch = _batch(answerer, clips[part], prepared[part], "first", random.Random(0))
+        total += float(answerer.loss(*batch)) * len(clips[part])
         count += len(clips[part])
     return total / max(count, 1)
 

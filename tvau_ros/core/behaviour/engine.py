@@ -303,7 +303,8 @@ class BehaviourEngine:
         self.status.learning_tracks = len(self._learning)
 
     @staticmethod
-    def _to_frame(heat: np.ndarray, regions: list[Region], frame_hw: tuple[int, int]) -> tuple[np.ndarray, list[Region]]:
+    def _to_frame(heat: np.ndarray, regions: list[Region],
+                  frame_hw: tuple[int, int]) -> tuple[np.ndarray, list[Region]]:
         """Heatmap and boxes from the work resolution to the frame's."""
         import cv2
 

@@ -268,7 +268,8 @@ class SceneModel:
             try:
                 card = yaml.safe_load(card_path.read_text(encoding="utf-8")) or {}
             except yaml.YAMLError as exc:
-                raise SceneModelError(f"scene model card {card_path} is not valid YAML: {exc}".splitlines()[0]) from None
+                message = f"scene model card {card_path} is not valid YAML: {exc}".splitlines()[0]
+                raise SceneModelError(message) from None
         quantiles = {k[2:]: v for k, v in tensors.items() if k.startswith("q/")}
         missing = [f"{a}/all" for a in ATTRIBUTES if f"{a}/all" not in quantiles]
         if missing:
@@ -336,7 +337,8 @@ def fit_size_model(records: list[TrackRecord], work_size: tuple[int, int]) -> tu
     return float(max(a, 0.0)), float(b) if a >= 0 else float(np.median(heights))
 
 
-def _replay(records: list[TrackRecord], reference: Callable | None, min_height_px: float) -> tuple[list[dict], list[str]]:
+def _replay(records: list[TrackRecord], reference: Callable | None,
+            min_height_px: float) -> tuple[list[dict], list[str]]:
     """Each track's observations fed again one by one, measured as the engine measures them."""
     samples, keys = [], []
     for record in records:

@@ -156,7 +156,8 @@ class LvlmAnswerer:
         self.rae = None
         if settings.rae is not None:
             rows = embed[:: max(1, embed.shape[0] // 4096)].detach().float()
-            self.rae = RegionAwareAnomalyEncoder(settings.rae, self.embed_dim, init_std=float(rows.std())).to(self.device)
+            self.rae = RegionAwareAnomalyEncoder(settings.rae, self.embed_dim,
+                                                 init_std=float(rows.std())).to(self.device)
             self.rae.calibrate_(float(rows.norm(dim=-1).mean()))  # prompts start at the size of tokens
         self.eos_id = codec.token_id(IM_END)
         self.pad_id = codec.token_id("<|endoftext|>")
@@ -247,7 +248,8 @@ class LvlmAnswerer:
             try:
                 self.rae.load_state_dict(load_file(str(folder / RAE_FILE)))
             except (RuntimeError, OSError) as exc:
-                raise LvlmFilesError(f"{folder / RAE_FILE}: does not fit this RAE ({str(exc).splitlines()[0]})") from None
+                raise LvlmFilesError(f"{folder / RAE_FILE}: does not fit this RAE "
+                                     f"({str(exc).splitlines()[0]})") from None
         if meta.get("lora") is not None:
             from peft import PeftModel
 
@@ -256,7 +258,8 @@ class LvlmAnswerer:
             try:
                 self.model = PeftModel.from_pretrained(self.model, str(folder), is_trainable=False)
             except (RuntimeError, OSError, ValueError, KeyError) as exc:
-                raise LvlmFilesError(f"{folder / LORA_WEIGHTS}: cannot load the LoRA adapter ({str(exc).splitlines()[0]})") from None
+                raise LvlmFilesError(f"{folder / LORA_WEIGHTS}: cannot load the LoRA adapter "
+                                     f"({str(exc).splitlines()[0]})") from None
             self.lora = LoraSettings(**meta["lora"])
 
     # ---------------------------------------------------------------- parameters
@@ -294,7 +297,8 @@ class LvlmAnswerer:
         if heatmaps is not None:
             heatmaps = check_heatmaps(heatmaps, frames.shape[0])
         if mode == "overlay":
-            return ClipInput(prepare_video(tint_frames(frames, heatmaps, self.settings.overlay_alpha), self.settings.video), None, fps)
+            tinted = tint_frames(frames, heatmaps, self.settings.overlay_alpha)
+            return ClipInput(prepare_video(tinted, self.settings.video), None, fps)
         video = prepare_video(frames, self.settings.video)
         steps, grid_h, grid_w = video.grid_thw
         if steps < 2:
@@ -310,7 +314,8 @@ class LvlmAnswerer:
         return self.rae.num_tokens(clip.maps.shape[0]) if self.rae is not None else 0
 
     def sequence(self, clip: ClipInput, turns: Sequence[tuple[str, str | None]]) -> ChatSequence:
-        return build_sequence(self.codec, turns, clip.video.num_tokens, self.num_prompt_tokens(clip), self.settings.system)
+        return build_sequence(self.codec, turns, clip.video.num_tokens, self.num_prompt_tokens(clip),
+                              self.settings.system)
 
     def embed(self, clips: Sequence[ClipInput], seqs: Sequence[ChatSequence]) -> dict[str, torch.Tensor]:
         """Right-padded batch -> ``inputs_embeds`` (P_V and P_An spliced in), attention mask, 3-D

@@ -66,7 +66,8 @@ class CompactCodec(TextCodec):
     def __init__(self, tokenizer, qwen_ids: Sequence[int]):
         super().__init__(tokenizer)
         self.chat_template = None
-        self.qwen_ids = sorted({int(i) for i in qwen_ids} | {int(tokenizer.convert_tokens_to_ids(t)) for t in SPECIAL_TOKENS})
+        self.qwen_ids = sorted({int(i) for i in qwen_ids}
+                               | {int(tokenizer.convert_tokens_to_ids(t)) for t in SPECIAL_TOKENS})
         self.to_compact = {q: c for c, q in enumerate(self.qwen_ids)}
         self.unknown = 0
 
@@ -90,7 +91,8 @@ class CompactCodec(TextCodec):
 
     def decode(self, ids, skip_special_tokens: bool = True, **kwargs) -> str:
         ids = [ids] if isinstance(ids, int) else [int(i) for i in (ids.tolist() if hasattr(ids, "tolist") else ids)]
-        return super().decode([self.qwen_ids[i] for i in ids if 0 <= i < len(self.qwen_ids)], skip_special_tokens, **kwargs)
+        return super().decode([self.qwen_ids[i] for i in ids if 0 <= i < len(self.qwen_ids)], skip_special_tokens,
+                              **kwargs)
 
     def token_id(self, token: str) -> int:
         return self.to_compact[super().token_id(token)]
@@ -100,7 +102,8 @@ class CompactCodec(TextCodec):
         return len(self.qwen_ids)
 
 
-SPECIAL_TOKENS = ("<|endoftext|>", IM_START, IM_END, VISION_START, VISION_END, PROMPT_SLOT, VIDEO_TOKEN, "<|image_pad|>")
+SPECIAL_TOKENS = ("<|endoftext|>", IM_START, IM_END, VISION_START, VISION_END, PROMPT_SLOT, VIDEO_TOKEN,
+                  "<|image_pad|>")
 
 
 def _messages(turns: Sequence[tuple[str, str | None]], system: str) -> list[dict]:
@@ -128,7 +131,8 @@ def render_chat(turns: Sequence[tuple[str, str | None]], system: str = DEFAULT_S
         return codec.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=open_end)
     parts = []
     for m in messages:
-        text = "".join(f"{VISION_START}{VIDEO_TOKEN}{VISION_END}" if c["type"] == "video" else c["text"] for c in m["content"])
+        text = "".join(f"{VISION_START}{VIDEO_TOKEN}{VISION_END}" if c["type"] == "video" else c["text"]
+                       for c in m["content"])
         parts.append(f"{IM_START}{m['role']}\n{text}{IM_END}\n")
     return "".join(parts) + (f"{IM_START}assistant\n" if open_end else "")
 

@@ -58,7 +58,8 @@ def score_records(records: Sequence[dict]) -> dict:
         turns = [r for r in records if r["kind"] == kind]
         if turns:
             result = mean_bleu4([r["prediction"] for r in turns], [r["references"] for r in turns])
-            scores[key], scores[key.replace("bleu4", "bleu4_std")], scores[kind + "_turns"] = result.mean, result.std, len(turns)
+            scores[key], scores[key.replace("bleu4", "bleu4_std")] = result.mean, result.std
+            scores[kind + "_turns"] = len(turns)
     return scores
 
 
