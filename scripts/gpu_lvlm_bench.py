@@ -132,8 +132,10 @@ def measure(answerer, video, heat, new_tokens: int, sync) -> dict:
     times = streamer.times
     generated = out.shape[1] - kwargs["input_ids"].shape[1]
     return {"ttft_s": times[0] - t0, "preprocess_s": t_pre - t0, "vision_rae_embed_s": t_embed - t_pre,
-            "prefill_first_token_s": times[0] - t_embed, "decode_tokens_per_s": (len(times) - 1) / (times[-1] - times[0]),
-            "generated_tokens": int(generated), "total_s": t_end - t0, "prompt_tokens": int(kwargs["input_ids"].shape[1]),
+            "prefill_first_token_s": times[0] - t_embed,
+            "decode_tokens_per_s": (len(times) - 1) / (times[-1] - times[0]),
+            "generated_tokens": int(generated), "total_s": t_end - t0,
+            "prompt_tokens": int(kwargs["input_ids"].shape[1]),
             "video_tokens": clip.video.num_tokens, "rae_tokens": answerer.num_prompt_tokens(clip)}
 
 
@@ -194,7 +196,8 @@ def _rounded(row: dict) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| model | clip | LoRA | video + RAE tokens | TTFT | preprocess / vision+RAE / prefill | decode | peak GPU memory |",
+    lines = ["| model | clip | LoRA | video + RAE tokens | TTFT | preprocess / vision+RAE / prefill | decode | "
+             "peak GPU memory |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         peak = f"{r['peak_gib']:.1f} GiB" if r.get("peak_gib") is not None else "–"
@@ -214,14 +217,16 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--budget-s", type=float, default=420.0, help="skip shapes that would start after this")
     parser.add_argument("--tiny", action="store_true", help="tiny random model on the CPU (checks the script)")
-    parser.add_argument("--stand-in-tokenizer", action="store_true", help="do not use the Qwen tokenizer even if installed")
+    parser.add_argument("--stand-in-tokenizer", action="store_true",
+                        help="do not use the Qwen tokenizer even if installed")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     import torch
 
     if args.tiny:
-        device, shapes, args.frames, args.new_tokens, args.repeats = "cpu", ["tiny"], min(args.frames, 4), min(args.new_tokens, 4), 1
+        device, shapes = "cpu", ["tiny"]
+        args.frames, args.new_tokens, args.repeats = min(args.frames, 4), min(args.new_tokens, 4), 1
         sizes = [(60, 80)]
     else:
         if not torch.cuda.is_available():
