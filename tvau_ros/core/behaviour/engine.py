@@ -24,7 +24,7 @@ import numpy as np
 
 from tvau_ros.core.behaviour.attributes import ATTRIBUTES, MOVING, measure
 from tvau_ros.core.behaviour.foreground import BackgroundModel, ForegroundConfig, find_blobs
-from tvau_ros.core.behaviour.objects import ObjectTracker, TrackerConfig
+from tvau_ros.core.behaviour.objects import ObjectTrack, ObjectTracker, TrackerConfig
 from tvau_ros.core.behaviour.scene_model import SceneModel, SceneModelError, Scoring, TrackRecord
 from tvau_ros.core.config_values import typed_section
 from tvau_ros.core.engine import HeatmapResult
@@ -270,7 +270,7 @@ class BehaviourEngine:
             self._record(tracks)
         return self._to_frame(heat, regions, frame.shape[:2])
 
-    def _score(self, track, values: dict, stamp_s: float) -> tuple[float, str, float]:
+    def _score(self, track: ObjectTrack, values: dict, stamp_s: float) -> tuple[float, str, float]:
         """(score, attribute, value) of a track: each attribute's excess over the scene's normal,
         as its median over the last ``persist_s`` (a one-frame glitch of a box is not an
         anomaly), scored by the strongest attribute."""
@@ -292,7 +292,7 @@ class BehaviourEngine:
         return self.scoring.score(best), best_name, float(np.median([v[best_name] for _, e, v in recent
                                                                       if best_name in e]))
 
-    def _record(self, tracks) -> None:
+    def _record(self, tracks: list[ObjectTrack]) -> None:
         for track in tracks:
             key = f"{self._session}:{track.track_id}"
             record = self._learning.setdefault(key, TrackRecord(key))

@@ -132,7 +132,7 @@ def tint_frames(frames: np.ndarray, heatmaps: np.ndarray, alpha: float = 0.6) ->
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def _dtype(value) -> torch.dtype | str:
+def _dtype(value: str | torch.dtype) -> torch.dtype | str:
     if isinstance(value, torch.dtype) or value == "auto":
         return value
     try:
@@ -146,7 +146,7 @@ class LvlmAnswerer:
     model around one); build one with ``from_pretrained`` (a local folder) or pass it in (tests,
     the GPU benchmark, the tiny ablation model)."""
 
-    def __init__(self, model, codec: TextCodec, settings: AnswererSettings = AnswererSettings(),
+    def __init__(self, model: torch.nn.Module, codec: TextCodec, settings: AnswererSettings = AnswererSettings(),
                  device: str | torch.device = "cpu"):
         self.model, self.codec, self.settings = model, codec, settings
         self.device = torch.device(device)
@@ -193,7 +193,7 @@ class LvlmAnswerer:
         return answerer
 
     @property
-    def base_model(self):
+    def base_model(self) -> torch.nn.Module:
         """The ``Qwen2_5_VLForConditionalGeneration`` itself (inside peft's wrapper, if any)."""
         return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
 
@@ -323,7 +323,7 @@ class LvlmAnswerer:
         qwen = self.base_model.model
         length = max(len(s.input_ids) for s in seqs)
 
-        def pad(values: list[torch.Tensor], fill) -> torch.Tensor:
+        def pad(values: list[torch.Tensor], fill: float) -> torch.Tensor:
             return torch.stack([F.pad(v, (0, length - len(v)), value=fill) for v in values]).to(self.device)
 
         input_ids = pad([s.input_ids for s in seqs], self.pad_id)
