@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,6 +23,10 @@ from tvau_ros.data.dataset import VideoSample
 from tvau_ros.metrics.heatmaps import video_heatmaps_to_detections
 from tvau_ros.metrics.predictions import Predictions
 from tvau_ros.metrics.report import EvalOptions, Evaluation, evaluate_predictions
+
+if TYPE_CHECKING:
+    from tvau_ros.core.ahd_spec import AHDConfig
+    from tvau_ros.core.backbones.base import VisionTextBackbone
 
 
 @dataclass
@@ -107,7 +112,8 @@ def sample_frame(video: VideoSample) -> int:
 class AHDGroup:
     """AHD heads that share one frozen encoder."""
 
-    def __init__(self, backbone, config, heads: dict[str, torch.nn.Module], device: str = "cpu"):
+    def __init__(self, backbone: VisionTextBackbone, config: AHDConfig, heads: dict[str, torch.nn.Module],
+                 device: str = "cpu"):
         self.backbone, self.config, self.heads, self.device = backbone, config, heads, device
         backbone.vision.to(device)
         for head in heads.values():
