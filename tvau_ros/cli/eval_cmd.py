@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tvau_ros.cli import CliError, add_device_option, check_device
+
+if TYPE_CHECKING:
+    from tvau_ros.metrics.report import EvalOptions
 
 
 def _fraction(text: str) -> float:
@@ -51,7 +55,7 @@ def add_region_options(parser: argparse.ArgumentParser) -> None:
                         help="skip videos without predictions (listed in the report) instead of failing")
 
 
-def eval_options(args: argparse.Namespace):
+def eval_options(args: argparse.Namespace) -> EvalOptions:
     from tvau_ros.metrics.report import EvalOptions
 
     return EvalOptions(alpha=args.alpha, beta=args.beta, base_threshold=args.base_threshold,
@@ -110,7 +114,7 @@ def _run_predictions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_predictions(subparsers) -> None:
+def _add_predictions(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "predictions", help="score a prediction file (frame scores, detections or heatmaps)",
         description="Frame micro/macro AUC and RBDC/TBDC of a .jsonl or .npz prediction file "
@@ -166,7 +170,7 @@ def _run_ahd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_ahd(subparsers) -> None:
+def _add_ahd(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "ahd", help="evaluate AHD checkpoints and baselines on the same frames",
         description="Runs each AHD checkpoint (heads sharing an encoder share its pass) and the "
@@ -305,7 +309,7 @@ def _add_method_options(parser: argparse.ArgumentParser) -> None:
     add_region_options(parser)
 
 
-def _add_realcheck(subparsers) -> None:
+def _add_realcheck(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "realcheck", help="evaluate pipelines on the real-footage check set (both folds)",
         description="Learns each fold's scene model from its learning footage, runs every method on the "
@@ -318,7 +322,7 @@ def _add_realcheck(subparsers) -> None:
     parser.set_defaults(func=_run_realcheck, base_threshold=0.1)
 
 
-def _add_pipeline(subparsers) -> None:
+def _add_pipeline(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "pipeline", help="evaluate pipelines exactly as the node runs them (every frame)",
         description="Streams every frame of each video through a fresh AnomalyPipeline per method "
@@ -421,7 +425,7 @@ def _run_dialogue(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_dialogue(subparsers) -> None:
+def _add_dialogue(subparsers: argparse._SubParsersAction) -> None:
     from tvau_ros.cli.run_cmd import add_pipeline_options
 
     parser = subparsers.add_parser(
@@ -453,7 +457,7 @@ def _add_dialogue(subparsers) -> None:
 _SUBCOMMANDS: list[Callable] = [_add_predictions, _add_ahd, _add_pipeline, _add_realcheck, _add_dialogue]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("eval", help="evaluate predictions with the paper's metrics")
     eval_sub = parser.add_subparsers(dest="eval_command", metavar="EVAL_COMMAND")
     for add in _SUBCOMMANDS:
