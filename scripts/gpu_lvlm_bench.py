@@ -21,7 +21,17 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from tvau_ros.core.lvlm import LvlmAnswerer
+    from tvau_ros.core.lvlm.chat import TextCodec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -46,7 +56,8 @@ class StandInCodec:
             ids.append(self.SPECIAL[special] if special else 1000 + sum(map(ord, word)) % 100000)
         return ids
 
-    def decode(self, ids, skip_special_tokens: bool = True, **kwargs) -> str:
+    def decode(self, ids: int | Sequence[int] | torch.Tensor, skip_special_tokens: bool = True,
+               **kwargs: Any) -> str:
         ids = [ids] if isinstance(ids, int) else list(ids.tolist() if hasattr(ids, "tolist") else ids)
         return " ".join(f"t{i}" for i in ids if not (skip_special_tokens and i >= 151643))
 
@@ -54,7 +65,7 @@ class StandInCodec:
         return self.SPECIAL[token]
 
 
-def make_codec(stand_in: bool = False):
+def make_codec(stand_in: bool = False) -> tuple[TextCodec | StandInCodec, str]:
     if stand_in:
         return StandInCodec(), "stand-in (asked)"
     try:
@@ -66,7 +77,7 @@ def make_codec(stand_in: bool = False):
         return StandInCodec(), f"stand-in ({type(exc).__name__})"
 
 
-def make_clip(frames: int, height: int, width: int):
+def make_clip(frames: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Noise frames and a square heatmap walking left to right."""
     import numpy as np
 
@@ -83,10 +94,10 @@ def make_clip(frames: int, height: int, width: int):
 class TimingStreamer:
     """Records when generate emits each new token (the first ``put`` is the prompt)."""
 
-    def __init__(self, sync):
+    def __init__(self, sync: Callable[[], None]):
         self.sync, self.times, self.prompt_seen = sync, [], False
 
-    def put(self, value):
+    def put(self, value: torch.Tensor):
         if not self.prompt_seen:
             self.prompt_seen = True
             return
@@ -97,7 +108,7 @@ class TimingStreamer:
         pass
 
 
-def build_model(shape: str, device: str, dtype):
+def build_model(shape: str, device: str, dtype: torch.dtype) -> Qwen2_5_VLForConditionalGeneration:
     import torch
     from transformers import Qwen2_5_VLForConditionalGeneration
 
@@ -114,7 +125,8 @@ def build_model(shape: str, device: str, dtype):
     return model.eval().requires_grad_(False)
 
 
-def measure(answerer, video, heat, new_tokens: int, sync) -> dict:
+def measure(answerer: LvlmAnswerer, video: np.ndarray, heat: np.ndarray, new_tokens: int,
+            sync: Callable[[], None]) -> dict:
     import torch
 
     sync()
@@ -132,8 +144,10 @@ def measure(answerer, video, heat, new_tokens: int, sync) -> dict:
     times = streamer.times
     generated = out.shape[1] - kwargs["input_ids"].shape[1]
     return {"ttft_s": times[0] - t0, "preprocess_s": t_pre - t0, "vision_rae_embed_s": t_embed - t_pre,
-            "prefill_first_token_s": times[0] - t_embed, "decode_tokens_per_s": (len(times) - 1) / (times[-1] - times[0]),
-            "generated_tokens": int(generated), "total_s": t_end - t0, "prompt_tokens": int(kwargs["input_ids"].shape[1]),
+            "prefill_first_token_s": times[0] - t_embed,
+            "decode_tokens_per_s": (len(times) - 1) / (times[-1] - times[0]),
+            "generated_tokens": int(generated), "total_s": t_end - t0,
+            "prompt_tokens": int(kwargs["input_ids"].shape[1]),
             "video_tokens": clip.video.num_tokens, "rae_tokens": answerer.num_prompt_tokens(clip)}
 
 
@@ -141,7 +155,8 @@ def median_of(runs: list[dict]) -> dict:
     return {k: statistics.median(r[k] for r in runs) if isinstance(runs[0][k], float) else runs[0][k] for k in runs[0]}
 
 
-def bench_shape(shape: str, sizes, args, device: str, codec) -> list[dict]:
+def bench_shape(shape: str, sizes: list[tuple[int, int]], args: argparse.Namespace, device: str,
+                codec: TextCodec | StandInCodec) -> list[dict]:
     import torch
 
     from tvau_ros.core.lvlm import AnswererSettings, LoraSettings, LvlmAnswerer
@@ -194,7 +209,8 @@ def _rounded(row: dict) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| model | clip | LoRA | video + RAE tokens | TTFT | preprocess / vision+RAE / prefill | decode | peak GPU memory |",
+    lines = ["| model | clip | LoRA | video + RAE tokens | TTFT | preprocess / vision+RAE / prefill | decode | "
+             "peak GPU memory |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         peak = f"{r['peak_gib']:.1f} GiB" if r.get("peak_gib") is not None else "–"
@@ -205,7 +221,7 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", default="7b,3b", help="comma-separated: 7b, 3b (default both)")
     parser.add_argument("--sizes", default="448x448,640x480", help="frame sizes WxH, comma-separated")
@@ -214,14 +230,16 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--budget-s", type=float, default=420.0, help="skip shapes that would start after this")
     parser.add_argument("--tiny", action="store_true", help="tiny random model on the CPU (checks the script)")
-    parser.add_argument("--stand-in-tokenizer", action="store_true", help="do not use the Qwen tokenizer even if installed")
+    parser.add_argument("--stand-in-tokenizer", action="store_true",
+                        help="do not use the Qwen tokenizer even if installed")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     import torch
 
     if args.tiny:
-        device, shapes, args.frames, args.new_tokens, args.repeats = "cpu", ["tiny"], min(args.frames, 4), min(args.new_tokens, 4), 1
+        device, shapes = "cpu", ["tiny"]
+        args.frames, args.new_tokens, args.repeats = min(args.frames, 4), min(args.new_tokens, 4), 1
         sizes = [(60, 80)]
     else:
         if not torch.cuda.is_available():

@@ -100,7 +100,8 @@ def test_heatmaps_reach_the_language_model_through_rae_only_in_rae_mode(tokenize
     assert overlay.rae is None and overlay.num_prompt_tokens(overlay.prepare_clip(frames, heat)) == 0
     assert not torch.allclose(_logits(overlay, frames, heat), _logits(overlay, frames, still))
     tinted = tint_frames(frames, heat, 0.6)
-    assert (tinted[:, :, :, 0] >= frames[:, :, :, 0]).mean() > 0.9 and np.array_equal(tint_frames(frames, still), frames)
+    assert ((tinted[:, :, :, 0] >= frames[:, :, :, 0]).mean() > 0.9
+            and np.array_equal(tint_frames(frames, still), frames))
 
 
 def test_generate_and_stream_give_the_same_greedy_answer(tokenizer, base_state):
@@ -156,13 +157,14 @@ def _save_model_folder(base_state, folder):
 def test_from_pretrained_loads_a_model_folder_and_adapter(tokenizer, base_state, tmp_path):
     folder = _save_model_folder(base_state, tmp_path / "qwen")
     trained = _answerer(tokenizer, base_state, seed=3)
-    trained.settings.__class__  # settings travel in tvau_lvlm.json
+    # settings travel in tvau_lvlm.json
     trained.save_adapter(tmp_path / "adapter")
     loaded = LvlmAnswerer.from_pretrained(folder, adapter=tmp_path / "adapter", dtype="float32")
     assert loaded.settings == trained.settings and loaded.lora == trained.lora
     frames, heat = _clip(1)
     assert torch.allclose(_logits(loaded, frames, heat), _logits(trained, frames, heat), atol=1e-5)
-    assert loaded.generate(frames, heat, QUESTION, max_new_tokens=5) == trained.generate(frames, heat, QUESTION, max_new_tokens=5)
+    assert (loaded.generate(frames, heat, QUESTION, max_new_tokens=5)
+            == trained.generate(frames, heat, QUESTION, max_new_tokens=5))
 
 
 def test_the_query_service_loads_it_by_name_from_a_model_folder(tokenizer, base_state, tmp_path):
@@ -195,7 +197,8 @@ def test_bad_qwen_folders_name_the_file(tmp_path, base_state):
     weights.unlink()
     with pytest.raises(LvlmFilesError, match="neither model.safetensors nor model.safetensors.index.json"):
         LvlmAnswerer.from_pretrained(folder)
-    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"a": "model-00001-of-00002.safetensors"}}))
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"a": "model-00001-of-00002.safetensors"}}))
     with pytest.raises(LvlmFilesError, match=r"model-00001-of-00002.safetensors is missing"):
         LvlmAnswerer.from_pretrained(folder)
     (folder / "model.safetensors.index.json").unlink()

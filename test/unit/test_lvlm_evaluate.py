@@ -11,8 +11,9 @@ from tvau_ros.data.dataset import VideoSample
 
 def _clip(name, abnormal):
     targets = [TargetAnnotation(1, 1, 2, 8, "person", {"top_color": "red", "bottom_color": None, "size_class": "small"},
-                                {"entry_side": "left", "exit_side": "right", "entry_frame": 2, "exit_frame": 8, "turns": [],
-                                 "speed_states": [{"start": 2, "end": 8, "state": "walking"}]})] if abnormal else []
+                                {"entry_side": "left", "exit_side": "right", "entry_frame": 2, "exit_frame": 8,
+                                 "turns": [], "speed_states": [{"start": 2, "end": 8, "state": "walking"}]})
+               ] if abnormal else []
     sample = build_dialogue(name, "test", "S", 15.0, 10, 8, 8, targets)
     return DialogueClip(sample, np.zeros((4, 8, 8, 3), np.uint8), np.zeros((4, 8, 8), np.float32), np.arange(4), 6.0)
 
@@ -55,7 +56,8 @@ def test_ground_truth_heatmaps_mark_every_abnormal_pixel_and_sampling_spans_the_
     masks = np.zeros((5, 4, 6), np.int32)
     masks[2, 1:3, 2:4] = 7
     video = VideoSample("v", "S", "test", 5, 4, 6, 15.0, np.zeros(5, np.uint8), [], None,
-                        frame_reader=lambda a, b, c: np.zeros((b - a, 4, 6, 3), np.uint8), mask_reader=lambda f: masks[f])
+                        frame_reader=lambda a, b, c: np.zeros((b - a, 4, 6, 3), np.uint8),
+                        mask_reader=lambda f: masks[f])
     heat = ground_truth_heatmaps(video, np.array([0, 2, 4]))
     assert heat.shape == (3, 4, 6) and heat.dtype == np.float32 and heat[1].sum() == 4 and heat[[0, 2]].sum() == 0
     assert sample_indices(200, 16)[[0, -1]].tolist() == [0, 199] and len(sample_indices(5, 16)) == 5

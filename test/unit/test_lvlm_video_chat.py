@@ -41,10 +41,13 @@ def test_video_patches_equal_the_image_processor_for_a_still_clip():
 
 def test_video_settings_read_the_model_folder(tmp_path):
     assert VideoSettings.from_folder(tmp_path) == VideoSettings()
-    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"min_pixels": 3136, "max_pixels": 12845056, "patch_size": 14}))
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({"min_pixels": 3136, "max_pixels": 12845056,
+                                                                   "patch_size": 14}))
     assert VideoSettings.from_folder(tmp_path) == VideoSettings()      # image bounds are not the video's
-    (tmp_path / "video_preprocessor_config.json").write_text(json.dumps({"size": {"shortest_edge": 4000, "longest_edge": 9000}}))
-    assert (VideoSettings.from_folder(tmp_path).min_pixels, VideoSettings.from_folder(tmp_path).max_pixels) == (4000, 9000)
+    (tmp_path / "video_preprocessor_config.json").write_text(json.dumps({"size": {"shortest_edge": 4000,
+                                                                                  "longest_edge": 9000}}))
+    assert (VideoSettings.from_folder(tmp_path).min_pixels,
+            VideoSettings.from_folder(tmp_path).max_pixels) == (4000, 9000)
     (tmp_path / "video_preprocessor_config.json").write_text("{not json")
     with pytest.raises(ValueError, match="video_preprocessor_config.json: not readable JSON"):
         VideoSettings.from_folder(tmp_path)

@@ -26,7 +26,8 @@ def _clip(i: int, abnormal: bool) -> DialogueClip:
         for t in range(6):
             col = 2 * t if side == "left" else 14 - 2 * t
             heat[t, 4:8, col:col + 2] = 1.0
-        targets = [TargetAnnotation(1, 1, 0, 5, "person", {"top_color": "red", "bottom_color": "blue", "size_class": "small"},
+        targets = [TargetAnnotation(1, 1, 0, 5, "person",
+                                    {"top_color": "red", "bottom_color": "blue", "size_class": "small"},
                                     {"entry_side": side, "exit_side": "inside", "entry_frame": 0, "exit_frame": 5,
                                      "turns": [], "speed_states": [{"start": 0, "end": 5, "state": "running"}]})]
     sample = build_dialogue(f"v{i}", "train", "S", 15.0, 6, 64, 48, targets)
@@ -43,7 +44,8 @@ def _cfg(out, **kw) -> RaeTrainConfig:
 def test_training_writes_an_adapter_that_loads_and_answers(tmp_path):
     adapter = train_rae(_cfg(tmp_path / "out"), progress=False, clips=CLIPS)
     meta = json.loads((adapter / "tvau_lvlm.json").read_text())
-    assert meta["best"]["epoch"] >= 1 and meta["parameters"]["trainable"] == meta["parameters"]["rae"] + meta["parameters"]["lora"]
+    assert (meta["best"]["epoch"] >= 1
+            and meta["parameters"]["trainable"] == meta["parameters"]["rae"] + meta["parameters"]["lora"])
     log = [json.loads(line) for line in (tmp_path / "out" / "train_log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2, 3] and log[-1]["train_loss"] < log[0]["train_loss"]
     answerer = LvlmAnswerer.from_pretrained(meta["model_path"], adapter=adapter)
@@ -57,9 +59,11 @@ def test_lora_training_leaves_the_base_model_untouched(tmp_path):
     train_rae(_cfg(tmp_path / "b", epochs=2, lr=0.05), progress=False, clips=CLIPS)
     from safetensors.torch import load_file
 
-    a, b = load_file(str(tmp_path / "a" / "model" / "model.safetensors")), load_file(str(tmp_path / "b" / "model" / "model.safetensors"))
+    a, b = (load_file(str(tmp_path / "a" / "model" / "model.safetensors")),
+            load_file(str(tmp_path / "b" / "model" / "model.safetensors")))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)     # same seed, frozen base
-    ra, rb = load_file(str(tmp_path / "a" / "adapter" / "rae.safetensors")), load_file(str(tmp_path / "b" / "adapter" / "rae.safetensors"))
+    ra, rb = (load_file(str(tmp_path / "a" / "adapter" / "rae.safetensors")),
+              load_file(str(tmp_path / "b" / "adapter" / "rae.safetensors")))
     assert not all(torch.equal(ra[k], rb[k]) for k in ra)
 
 
@@ -72,7 +76,8 @@ def test_language_model_mode_trains_the_llm_and_keeps_the_vision_tower(tmp_path)
     reference = train_rae(_cfg(tmp_path / "ref", epochs=1), progress=False, clips=CLIPS).parent / "model"
     from safetensors.torch import load_file
 
-    trained, initial = load_file(str(tmp_path / "lm" / "model" / "model.safetensors")), load_file(str(reference / "model.safetensors"))
+    trained, initial = (load_file(str(tmp_path / "lm" / "model" / "model.safetensors")),
+                        load_file(str(reference / "model.safetensors")))
     vision = [k for k in trained if k.startswith("visual.")]         # checkpoint names: visual.*, model.*, lm_head
     language = [k for k in trained if k.startswith("model.layers.")]
     assert vision and language and trained.keys() == initial.keys()
@@ -101,7 +106,8 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     log = [json.loads(line) for line in (tmp_path / "resumed" / "train_log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2, 3]
     for name in ("rae.safetensors", "adapter_model.safetensors"):
-        s, r = load_file(str(tmp_path / "straight" / "adapter" / name)), load_file(str(tmp_path / "resumed" / "adapter" / name))
+        s, r = (load_file(str(tmp_path / "straight" / "adapter" / name)),
+                load_file(str(tmp_path / "resumed" / "adapter" / name)))
         assert s.keys() == r.keys() and all(torch.equal(s[k], r[k]) for k in s), name
     longer = _cfg(tmp_path / "resumed", epochs=5)
     with pytest.raises(ValueError, match=r"last.pt is a run of 6 steps and this config asks for 10"):

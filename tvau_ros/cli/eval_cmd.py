@@ -7,9 +7,13 @@ shared by the subcommands.
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tvau_ros.cli import CliError, add_device_option, check_device
+
+if TYPE_CHECKING:
+    from tvau_ros.metrics.report import EvalOptions
 
 
 def _fraction(text: str) -> float:
@@ -51,7 +55,7 @@ def add_region_options(parser: argparse.ArgumentParser) -> None:
                         help="skip videos without predictions (listed in the report) instead of failing")
 
 
-def eval_options(args: argparse.Namespace):
+def eval_options(args: argparse.Namespace) -> EvalOptions:
     from tvau_ros.metrics.report import EvalOptions
 
     return EvalOptions(alpha=args.alpha, beta=args.beta, base_threshold=args.base_threshold,
@@ -110,7 +114,7 @@ def _run_predictions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_predictions(subparsers) -> None:
+def _add_predictions(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "predictions", help="score a prediction file (frame scores, detections or heatmaps)",
         description="Frame micro/macro AUC and RBDC/TBDC of a .jsonl or .npz prediction file "
@@ -166,7 +170,7 @@ def _run_ahd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_ahd(subparsers) -> None:
+def _add_ahd(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "ahd", help="evaluate AHD checkpoints and baselines on the same frames",
         description="Runs each AHD checkpoint (heads sharing an encoder share its pass) and the "
@@ -202,7 +206,8 @@ def _parse_set(text: str) -> tuple[str, str, object]:
     target, sep, value = text.partition("=")
     method, dot, key = target.partition(":")
     if not sep or not dot or not key:
-        raise argparse.ArgumentTypeError(f"expected METHOD:KEY=VALUE (e.g. behaviour:regions.threshold=0.6), got {text!r}")
+        raise argparse.ArgumentTypeError("expected METHOD:KEY=VALUE (e.g. behaviour:regions.threshold=0.6), "
+                                         f"got {text!r}")
     return method, key, yaml.safe_load(value)
 
 
@@ -257,8 +262,9 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     for split in args.split:
         videos = load_videos(args.dataset, split)
         try:
-            tables[split] = evaluate_methods(videos, methods, overrides, options, out / split, scene_dir=args.scene_models,
-                                             workers=args.workers, progress=not args.quiet)
+            tables[split] = evaluate_methods(videos, methods, overrides, options, out / split,
+                                             scene_dir=args.scene_models, workers=args.workers,
+                                             progress=not args.quiet)
         except (OSError, ValueError, EngineLoadError) as exc:
             raise CliError(str(exc)) from None
     (out / "summary.json").write_text(json.dumps(tables, indent=2) + "\n")
@@ -294,7 +300,8 @@ def _run_realcheck(args: argparse.Namespace) -> int:
 
 def _add_method_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", type=_parse_config_method, action="append", default=[],
-                        metavar="NAME=CONFIG", help="a pipeline config to evaluate ('default' = the packaged one); repeatable")
+                        metavar="NAME=CONFIG",
+                        help="a pipeline config to evaluate ('default' = the packaged one); repeatable")
     parser.add_argument("--set", type=_parse_set, action="append", default=[], metavar="METHOD:KEY=VALUE",
                         help="override one config key of one method (ablations), e.g. behaviour:scene=''")
     parser.add_argument("--workers", type=_positive_int, default=1, help="parallel processes (default 1)")
@@ -302,7 +309,7 @@ def _add_method_options(parser: argparse.ArgumentParser) -> None:
     add_region_options(parser)
 
 
-def _add_realcheck(subparsers) -> None:
+def _add_realcheck(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "realcheck", help="evaluate pipelines on the real-footage check set (both folds)",
         description="Learns each fold's scene model from its learning footage, runs every method on the "
@@ -315,7 +322,7 @@ def _add_realcheck(subparsers) -> None:
     parser.set_defaults(func=_run_realcheck, base_threshold=0.1)
 
 
-def _add_pipeline(subparsers) -> None:
+def _add_pipeline(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "pipeline", help="evaluate pipelines exactly as the node runs them (every frame)",
         description="Streams every frame of each video through a fresh AnomalyPipeline per method "
@@ -405,7 +412,9 @@ def _run_dialogue(args: argparse.Namespace) -> int:
           + ", ".join(f"{k} {v:.1f}" for k, v in report["frame_micro_auc"].items()))
     print(f"{'row':<26}{'Yes/No':>8}{'bAcc':>7}{'Target':>8}{'Traj':>7}{'Motion':>8}{'faithful':>10}{'flagged':>9}{'errors':>8}")
     for row in report["rows"]:
-        cell = lambda key, width: f"{row[key]:>{width}.1f}" if row.get(key) is not None else f"{'-':>{width}}"  # noqa: E731
+        def cell(key: str, width: int, row: dict = row) -> str:
+            return f"{row[key]:>{width}.1f}" if row.get(key) is not None else f"{'-':>{width}}"
+
         print(f"{row['row']:<26}{cell('yes_no_accuracy', 8)}{cell('balanced_accuracy', 7)}{cell('bleu4_target', 8)}"
               f"{cell('bleu4_trajectory', 7)}{cell('bleu4_motion', 8)}{cell('faithfulness', 10)}"
               f"{cell('flagged_claim_rate', 9)}{row['errors']:>8}")
@@ -416,7 +425,7 @@ def _run_dialogue(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_dialogue(subparsers) -> None:
+def _add_dialogue(subparsers: argparse._SubParsersAction) -> None:
     from tvau_ros.cli.run_cmd import add_pipeline_options
 
     parser = subparsers.add_parser(
@@ -448,7 +457,7 @@ def _add_dialogue(subparsers) -> None:
 _SUBCOMMANDS: list[Callable] = [_add_predictions, _add_ahd, _add_pipeline, _add_realcheck, _add_dialogue]
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("eval", help="evaluate predictions with the paper's metrics")
     eval_sub = parser.add_subparsers(dest="eval_command", metavar="EVAL_COMMAND")
     for add in _SUBCOMMANDS:

@@ -11,14 +11,20 @@ from __future__ import annotations
 import argparse
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tvau_ros.cli import CliError
+
+if TYPE_CHECKING:
+    from tvau_ros.core.behaviour.learning import LearningResult
+    from tvau_ros.core.pipeline import AnomalyPipeline
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("learn-normal", help="learn a scene's normal activity (scene model)",
                                    description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -39,7 +45,7 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _pipeline_factory(config: str | None, generic_model: str | None = None):
+def _pipeline_factory(config: str | None, generic_model: str | None = None) -> Callable[[], AnomalyPipeline]:
     from tvau_ros.core.engine_registry import EngineLoadError
     from tvau_ros.core.pipeline import AnomalyPipeline
     from tvau_ros.core.pipeline_config import load_pipeline_config
@@ -55,7 +61,7 @@ def _pipeline_factory(config: str | None, generic_model: str | None = None):
     return lambda: AnomalyPipeline.from_config(cfg=cfg)
 
 
-def _print(result, path: Path) -> None:
+def _print(result: LearningResult, path: Path) -> None:
     model = result.model
     print(f"learnt scene {model.name!r} from {result.frames} frames ({result.seconds_of_footage:.1f} s of footage, "
           f"{model.card.get('tracks', 0)} tracks) in {result.wall_s:.1f} s -> {path}")

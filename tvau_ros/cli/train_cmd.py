@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from tvau_ros.cli import CliError, add_device_option, check_device
+
+if TYPE_CHECKING:
+    from tvau_ros.train.config import TrainConfig
+    from tvau_ros.train.rae_config import RaeTrainConfig
 
 
 def parse_setting(text: str) -> tuple[list[str], object]:
@@ -20,7 +25,8 @@ def parse_setting(text: str) -> tuple[list[str], object]:
         raise argparse.ArgumentTypeError(f"{text!r}: the value is not valid YAML") from None
 
 
-def apply_settings(cfg, settings: list[tuple[list[str], object]]):
+def apply_settings(cfg: TrainConfig | RaeTrainConfig,
+                   settings: list[tuple[list[str], object]]) -> TrainConfig | RaeTrainConfig:
     """The training config (same class as ``cfg``) with each ``--set`` applied (unknown keys are
     errors naming the key)."""
     data = cfg.to_dict()
@@ -110,7 +116,7 @@ def _run_rae(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train models (AHD; RAE + LoRA)")
     sub = parser.add_subparsers(dest="train_command", metavar="TRAIN_COMMAND")
     ahd = sub.add_parser(

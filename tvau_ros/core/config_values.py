@@ -13,11 +13,13 @@ ValueError: pipeline option 'regions.threshold' must be a float, got 'abc'
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, TypeVar
 
 KINDS = ("int", "float", "str", "bool")
+_Settings = TypeVar("_Settings")  # the settings dataclass dataclass_from_dict builds
 
 
-def typed_value(value, kind: str, key: str):
+def typed_value(value: Any, kind: str, key: str) -> int | float | str | bool:
     """``value`` as ``kind`` (one of ``KINDS``): numbers may come as numeric strings, an int must
     be integral, a bool is not a number."""
     try:
@@ -36,10 +38,11 @@ def typed_value(value, kind: str, key: str):
             return int(number)
         return number
     except (TypeError, ValueError):
-        raise ValueError(f"pipeline option '{key}' must be {'an' if kind == 'int' else 'a'} {kind}, got {value!r}") from None
+        raise ValueError(f"pipeline option '{key}' must be {'an' if kind == 'int' else 'a'} {kind}, "
+                         f"got {value!r}") from None
 
 
-def typed_section(cls, values, where: str) -> dict:
+def typed_section(cls: type, values: Any, where: str) -> dict:
     """A config section for dataclass ``cls``, each value typed as its field says (fields of
     other types pass as they are); a section that is not a mapping is a ValueError naming it."""
     if not isinstance(values, dict):
@@ -48,15 +51,17 @@ def typed_section(cls, values, where: str) -> dict:
     return {k: typed_value(v, kinds[k], f"{where}.{k}") if kinds.get(k) in KINDS else v for k, v in values.items()}
 
 
-def dataclass_from_dict(cls, data, source: str, what: str):
+def dataclass_from_dict(cls: type[_Settings], data: Any, source: str, what: str) -> _Settings:
     """``cls(**data)`` for a settings dataclass: a non-mapping, unknown keys or a rejected value is
     a ValueError starting with ``source`` and naming the keys (``what``: "RAE", "training", ...).
 
     >>> from tvau_ros.core.rae import RAEConfig
-    >>> dataclass_from_dict(RAEConfig, {"n_base": 2, "width": 3}, "rae.yaml", "RAE")
+    >>> dataclass_from_dict(RAEConfig, {"n_base": 2, "width": 3},
+    ...                     "rae.yaml", "RAE")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    ValueError: rae.yaml: unknown RAE setting(s) ['width']; known: ['bias', 'conv_channels', 'conv_layers', 'mlp_hidden', 'n_base']
+    ValueError: rae.yaml: unknown RAE setting(s) ['width']; known: ['bias', 'conv_channels', 'conv_layers',
+    'mlp_hidden', 'n_base']
     """
     if not isinstance(data, dict):
         raise ValueError(f"{source}: expected a mapping of {what} settings")

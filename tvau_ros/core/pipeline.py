@@ -77,7 +77,7 @@ class AnomalyPipeline:
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, overrides: dict | None = None,
-                    cfg: dict | None = None) -> "AnomalyPipeline":
+                    cfg: dict | None = None) -> AnomalyPipeline:
         """The pipeline of a config (``path`` + ``overrides`` as ``load_pipeline_config``, or an
         already merged ``cfg`` dict): the config is checked before the engine loads. Raises
         ValueError (bad option) or ``EngineLoadError`` (engine cannot load), naming the cause."""
@@ -260,14 +260,14 @@ class AnomalyPipeline:
         analysed: list[FrameRegions] = [
             analyse_frame(result.heatmap[i], frame.source_hw, self.cfg.regions,
                           None if result.regions is None else result.regions[i])
-            for i, frame in zip(range(first_new, len(clip.frames)), new_frames)]
+            for i, frame in zip(range(first_new, len(clip.frames)), new_frames, strict=True)]
         with self._lock:
             if clip.generation != self.buffer.generation:
                 self.stats.stale_clips += 1
                 return None
             started_ids, ended_ids = [], self._pending_ended
             self._pending_ended = []
-            for frame, frame_regions in zip(new_frames, analysed):
+            for frame, frame_regions in zip(new_frames, analysed, strict=True):
                 update = self.tracker.update(frame_regions.regions, frame.stamp_ns, frame.source_hw)
                 started_ids += update.started
                 ended_ids += update.ended

@@ -55,7 +55,8 @@ class RAEConfig:
         for name in ("n_base", "conv_channels", "conv_layers", "mlp_hidden"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "n_base" else 1):
-                raise ValueError(f"RAE {name} must be a {'non-negative' if name == 'n_base' else 'positive'} integer, got {value!r}")
+                raise ValueError(f"RAE {name} must be a {'non-negative' if name == 'n_base' else 'positive'} integer, "
+                                 f"got {value!r}")
 
     @property
     def tokens_per_step(self) -> int:
@@ -66,7 +67,7 @@ class RAEConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None, source: str = "rae") -> "RAEConfig":
+    def from_dict(cls, data: dict[str, Any] | None, source: str = "rae") -> RAEConfig:
         from tvau_ros.core.config_values import dataclass_from_dict
 
         return dataclass_from_dict(cls, dict(data or {}), source, "RAE")
@@ -186,5 +187,5 @@ def resample_heatmaps(heatmaps: torch.Tensor, steps: int, size: tuple[int, int])
     if not 1 <= steps <= frames:
         raise ValueError(f"cannot resample {frames} heatmaps to {steps} steps")
     bounds = torch.linspace(0, frames, steps + 1).round().long().tolist()
-    grouped = torch.stack([heatmaps[a:b].float().mean(0) for a, b in zip(bounds, bounds[1:])])
+    grouped = torch.stack([heatmaps[a:b].float().mean(0) for a, b in zip(bounds, bounds[1:], strict=False)])
     return F.adaptive_avg_pool2d(grouped[:, None], tuple(size))[:, 0]

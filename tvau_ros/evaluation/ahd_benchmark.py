@@ -10,9 +10,10 @@ is the heatmap maximum; detections are the heatmap's connected components above
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,6 +23,10 @@ from tvau_ros.data.dataset import VideoSample
 from tvau_ros.metrics.heatmaps import video_heatmaps_to_detections
 from tvau_ros.metrics.predictions import Predictions
 from tvau_ros.metrics.report import EvalOptions, Evaluation, evaluate_predictions
+
+if TYPE_CHECKING:
+    from tvau_ros.core.ahd_spec import AHDConfig
+    from tvau_ros.core.backbones.base import VisionTextBackbone
 
 
 @dataclass
@@ -57,7 +62,7 @@ class ClipSubsample:
             chosen = [np.arange(s, min(s + clip_len, total)) for s in range(0, total, clip_len * stride)]
         self.source_frames = np.concatenate(chosen)
         bounds = np.cumsum([0] + [len(c) for c in chosen])
-        self.segments = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self.segments = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=False)]
         self.leads = [min(int(context), int(c[0])) for c in chosen]
         self.name, self.height, self.width = video.name, video.height, video.width
         self.meta, self.is_abnormal = video.meta, video.is_abnormal
@@ -87,11 +92,12 @@ class ClipSubsample:
         ``(context_start, start, stop)`` in that array: ``[context_start, start)`` is context,
         ``[start, stop)`` the segment's scored frames."""
         wanted = np.concatenate([np.arange(int(self.source_frames[a]) - lead, int(self.source_frames[a]))
-                                 for (a, _), lead in zip(self.segments, self.leads)] + [self.source_frames])
+                                 for (a, _), lead in zip(self.segments, self.leads, strict=True)]
+                                + [self.source_frames])
         wanted = np.unique(wanted)  # sorted source frames
         frames = self._read_source(wanted)
         spans = []
-        for (a, b), lead in zip(self.segments, self.leads):
+        for (a, b), lead in zip(self.segments, self.leads, strict=True):
             start = int(np.searchsorted(wanted, self.source_frames[a]))
             spans.append((start - lead, start, start + b - a))
         return frames, spans
@@ -106,7 +112,8 @@ def sample_frame(video: VideoSample) -> int:
 class AHDGroup:
     """AHD heads that share one frozen encoder."""
 
-    def __init__(self, backbone, config, heads: dict[str, torch.nn.Module], device: str = "cpu"):
+    def __init__(self, backbone: VisionTextBackbone, config: AHDConfig, heads: dict[str, torch.nn.Module],
+                 device: str = "cpu"):
         self.backbone, self.config, self.heads, self.device = backbone, config, heads, device
         backbone.vision.to(device)
         for head in heads.values():
@@ -237,7 +244,8 @@ def per_type_micro_auc(result: MethodResult, videos: Sequence[VideoSample]) -> d
     out = {}
     for kind in types:
         chosen = normal + [v for v in videos if kind in video_categories(v)]
-        out[kind] = micro_auc([FrameScores(v.name, np.asarray(v.frame_labels), result.frame_scores[v.name]) for v in chosen])
+        out[kind] = micro_auc([FrameScores(v.name, np.asarray(v.frame_labels), result.frame_scores[v.name])
+                               for v in chosen])
     return out
 
 
@@ -252,7 +260,8 @@ def load_groups(checkpoints: dict[str, str], device: str = "cpu") -> list[AHDGro
     for name, path in checkpoints.items():
         ckpt = load_ahd_checkpoint(path)
         train = ckpt.extra.get("train_config", {})
-        init = (train.get("encoder_init", "pretrained"), train.get("seed", 0) if train.get("encoder_init") == "random" else None)
+        init = (train.get("encoder_init", "pretrained"),
+                train.get("seed", 0) if train.get("encoder_init") == "random" else None)
         cfg = ckpt.config
         key = (cfg.backbone, cfg.layers, cfg.input_size, cfg.model_path, init)
         grouped.setdefault(key, []).append((name, ckpt))
@@ -291,7 +300,8 @@ def evaluate_methods(videos: Sequence[VideoSample], checkpoints: dict[str, str],
         write_evaluation(evaluation, Path(out_dir) / name)
         frame, region = evaluation.report["frame"] or {}, evaluation.report["region"] or {}
         rows.append({"method": name, "videos": len(videos), "frames": frames,
-                     "micro_auc": frame.get("micro_auc", float("nan")), "macro_auc": frame.get("macro_auc", float("nan")),
+                     "micro_auc": frame.get("micro_auc", float("nan")),
+                     "macro_auc": frame.get("macro_auc", float("nan")),
                      "rbdc": region.get("rbdc", float("nan")), "tbdc": region.get("tbdc", float("nan")),
                      "fps": frames / max(result.seconds, 1e-9),
                      "micro_auc_by_type": per_type_micro_auc(result, videos)})

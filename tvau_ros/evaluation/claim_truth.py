@@ -47,7 +47,7 @@ class Tally:
         self.agree[kind] += bool(ok)
 
     def table(self) -> dict:
-        def pct(a, n):
+        def pct(a: int, n: int) -> float | None:
             return round(100.0 * a / n, 2) if n else None
         total = sum(self.claims[k] for k in FAITHFULNESS_KINDS)
         agree = sum(self.agree[k] for k in FAITHFULNESS_KINDS)

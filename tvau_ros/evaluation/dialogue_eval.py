@@ -21,9 +21,9 @@ each evidence kind on the same videos (its detection number).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -32,10 +32,12 @@ from tvau_ros.core.dialogue.claims import check_claims, extract_claims
 from tvau_ros.core.dialogue.dialogue import Dialogue, DialogueConfig, QueryError
 from tvau_ros.core.dialogue.evidence_view import PipelineSource, build_view
 from tvau_ros.core.dialogue.measure import measure_targets
+from tvau_ros.core.engine import HeatmapEngine
 from tvau_ros.data.annotation.phrasing import FRAMES
 from tvau_ros.core.pipeline import AnomalyPipeline
 from tvau_ros.core.pipeline_config import PipelineConfig
 from tvau_ros.data.annotation.dialogue import DialogueSample
+from tvau_ros.data.dataset import VideoSample
 from tvau_ros.evaluation.claim_truth import Tally, score_answers
 from tvau_ros.evaluation.mask_engine import MaskEngine
 from tvau_ros.metrics.frame_auc import FrameScores, micro_auc
@@ -76,12 +78,12 @@ class RowResult:
         return out
 
 
-def _pipeline(engine, cfg: dict, frames: int) -> AnomalyPipeline:
+def _pipeline(engine: HeatmapEngine, cfg: dict, frames: int) -> AnomalyPipeline:
     cfg = {**cfg, "evidence": {"max_items": max(64, 2 * frames), "max_bytes": 4 * 1024 ** 3}}
     return AnomalyPipeline(engine, PipelineConfig.from_dict(cfg))
 
 
-def run_evidence(video, engine, cfg: dict) -> tuple[AnomalyPipeline, list[float]]:
+def run_evidence(video: VideoSample, engine: HeatmapEngine, cfg: dict) -> tuple[AnomalyPipeline, list[float]]:
     """The video through the pipeline; returns it and each frame's score (peak of its smoothed heatmap)."""
     frames = video.read_frames()
     pipeline = _pipeline(engine, cfg, len(frames))
@@ -153,7 +155,7 @@ def read_predictions(path: str | Path) -> dict[tuple[str, int], str]:
     return out
 
 
-def evaluate_dialogues(samples: list[DialogueSample], videos: dict, cfg: dict, engine=None, *,
+def evaluate_dialogues(samples: list[DialogueSample], videos: dict, cfg: dict, engine: HeatmapEngine | None = None, *,
                        ground_truth: bool = True, answerer_rows: dict[str, tuple[str, TextAnswerer]] | None = None,
                        prediction_rows: dict[str, dict] | None = None,
                        progress: Callable[[str], None] | None = None) -> dict:

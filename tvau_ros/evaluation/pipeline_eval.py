@@ -18,9 +18,10 @@ score and regions the node would publish for it; the evaluation keeps
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -65,7 +66,7 @@ def run_video(video: VideoSample, pipeline: AnomalyPipeline) -> VideoRun:
     def collect(evidence: Evidence | None) -> None:
         if evidence is None:
             return
-        for index, analysed in zip(evidence.new_frame_indices, evidence.frame_results):
+        for index, analysed in zip(evidence.new_frame_indices, evidence.frame_results, strict=True):
             run.scores[index] = analysed.score
             for region in analysed.candidates or analysed.regions:
                 b = region.box
@@ -217,12 +218,11 @@ def make_pipeline(cfg: dict, scene_dir: str | None, video: VideoSample) -> Anoma
 
 
 def evaluate_methods(videos: Sequence[VideoSample], methods: dict[str, str], overrides: dict[str, dict],
-                     options: EvalOptions, out_dir, scene_dir: str | None = None, workers: int = 1,
+                     options: EvalOptions, out_dir: str | Path, scene_dir: str | None = None, workers: int = 1,
                      progress: bool = True) -> list[dict]:
     """Run and score every method (``name -> pipeline YAML`` or ``default``) on ``videos``;
     writes each method's report and plots to ``out_dir/name``; returns the table rows."""
     from functools import partial
-    from pathlib import Path
 
     from tvau_ros.core.pipeline_config import load_pipeline_config
     from tvau_ros.metrics.report import write_evaluation
@@ -243,6 +243,6 @@ def evaluate_methods(videos: Sequence[VideoSample], methods: dict[str, str], ove
     return rows
 
 
-def save_frame_scores(runs: dict[str, VideoRun], path) -> None:
+def save_frame_scores(runs: dict[str, VideoRun], path: str | Path) -> None:
     """Every frame's score per video (``tvau eval predictions`` reads this npz layout too)."""
     np.savez_compressed(path, **{f"frame_scores/{video}": run.scores for video, run in runs.items()})

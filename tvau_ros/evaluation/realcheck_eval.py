@@ -19,7 +19,7 @@ from tvau_ros.core.behaviour.learning import STREAM_START_NS, learn_from_frames
 from tvau_ros.core.pipeline import AnomalyPipeline
 from tvau_ros.core.pipeline_config import load_pipeline_config
 from tvau_ros.core.types import NS_PER_S
-from tvau_ros.data.dataset import load_dataset
+from tvau_ros.data.dataset import VideoSample, load_dataset
 from tvau_ros.evaluation.pipeline_eval import evaluate_runs, run_method, save_frame_scores
 from tvau_ros.metrics.report import EvalOptions, write_evaluation
 
@@ -40,7 +40,7 @@ def learn_fold_scene(root: Path, fold: str, scene_dir: Path, config: str | None)
     return result.model.save(scene_dir / f"vtest_{fold}")
 
 
-def _make(cfg: dict, _video) -> AnomalyPipeline:
+def _make(cfg: dict, _video: VideoSample) -> AnomalyPipeline:
     return AnomalyPipeline.from_config(cfg=cfg)
 
 

@@ -14,6 +14,8 @@ Only the thin ROS side lives here; ``tvau_ros.core.behaviour.scenes.SceneManager
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rcl_interfaces.msg import SetParametersResult
 from std_msgs.msg import String
 from tvau_msgs.srv import LearnNormal
@@ -24,11 +26,17 @@ from tvau_ros.core.engine_registry import scene_dir
 from tvau_ros.nodes.msg_conversion import for_log
 from tvau_ros.nodes.qos import qos_profile
 
+if TYPE_CHECKING:
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+
+    from tvau_ros.core.pipeline import AnomalyPipeline
+
 NOT_BEHAVIOUR = "scene models need the behaviour engine (engine: behaviour); this node runs {model}"
 
 
 class SceneControl:
-    def __init__(self, node, pipeline, cfg: dict):
+    def __init__(self, node: Node, pipeline: AnomalyPipeline, cfg: dict):
         self.node = node
         engine = pipeline.engine
         self.manager = SceneManager(engine, scene_dir(cfg)) if isinstance(engine, BehaviourEngine) else None
@@ -61,7 +69,7 @@ class SceneControl:
     def _on_scene_topic(self, msg: String) -> None:
         self._switch(msg.data.strip())
 
-    def _on_parameters(self, parameters) -> SetParametersResult:
+    def _on_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
         for parameter in parameters:
             if parameter.name == "scene":
                 if not isinstance(parameter.value, str):
@@ -71,7 +79,7 @@ class SceneControl:
                     return SetParametersResult(successful=False, reason=message)
         return SetParametersResult(successful=True)
 
-    def _on_learn(self, request, response):
+    def _on_learn(self, request: LearnNormal.Request, response: LearnNormal.Response) -> LearnNormal.Response:
         response.success = False
         if self.manager is None:
             response.message = NOT_BEHAVIOUR.format(model=self.model_id)
@@ -107,6 +115,7 @@ class SceneControl:
         try:
             learned = self.manager.stop()
             self.node.get_logger().info(f"learn_normal: saved {learned.path} ({learned.frames} frames, "
-                                        f"{learned.tracks} tracks)" + "".join(f"; warning: {w}" for w in learned.warnings))
+                                        f"{learned.tracks} tracks)"
+                                        + "".join(f"; warning: {w}" for w in learned.warnings))
         except (SceneRequestError, OSError) as exc:
             self.node.get_logger().error(f"learn_normal: {for_log(str(exc))}")

@@ -58,7 +58,8 @@ def run_ablation(cfg: RaeTrainConfig, test_dialogues: str | Path, out: str | Pat
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    load = dict(dataset_root=cfg.dataset, heatmap_source=cfg.heatmap_source, num_frames=cfg.num_frames, max_side=cfg.max_side)
+    load = dict(dataset_root=cfg.dataset, heatmap_source=cfg.heatmap_source, num_frames=cfg.num_frames,
+                max_side=cfg.max_side)
     data = {"train": load_dialogue_clips(cfg.train_dialogues, limit=cfg.limit, **load),
             "validation": load_dialogue_clips(cfg.val_dialogues, limit=cfg.limit, **load) if cfg.val_dialogues else []}
     test = load_dialogue_clips(test_dialogues, limit=test_limit, **load)
@@ -93,10 +94,11 @@ def run_ablation(cfg: RaeTrainConfig, test_dialogues: str | Path, out: str | Pat
 
 def markdown_table(rows: list[dict]) -> str:
     """Rows as the README's table (percent; BLEU-4 mean +- std)."""
-    lines = ["| variant | parameters | Yes/No acc. | balanced acc. | Target BLEU-4 | Motion BLEU-4 | Trajectory BLEU-4 |",
+    lines = ["| variant | parameters | Yes/No acc. | balanced acc. | Target BLEU-4 | Motion BLEU-4 | "
+             "Trajectory BLEU-4 |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        def bleu(key):
+        def bleu(key: str, r: dict = r) -> str:
             return f"{r[key]:.2f} ± {r[key.replace('bleu4', 'bleu4_std')]:.2f}" if key in r else "–"
         lines.append(f"| {r['variant']} | {r['parameters'] / 1e6:.3f} M | {r['yes_no_accuracy']:.2f} % | "
                      f"{r['balanced_accuracy']:.2f} % | {bleu('target_bleu4')} | {bleu('motion_bleu4')} | "

@@ -56,7 +56,8 @@ class RaeTrainConfig:
         if self.model.get("trainable", "lora") not in TRAINABLE:
             raise ValueError(f"model.trainable must be one of {TRAINABLE}, got {self.model.get('trainable')!r}")
         if not self.model.get("model_path") and not self.model.get("shape"):
-            raise ValueError("model needs a model_path (a local Qwen2.5-VL folder; or pass --model-path) or a shape (tiny)")
+            raise ValueError("model needs a model_path (a local Qwen2.5-VL folder; or pass --model-path) "
+                             "or a shape (tiny)")
         if self.heatmap_mode not in HEATMAP_MODES:
             raise ValueError(f"heatmap_mode must be one of {HEATMAP_MODES}, got {self.heatmap_mode!r}")
         if self.heatmap_source not in ("ground_truth", "none"):

@@ -25,16 +25,21 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from tvau_ros.core.lvlm.answerer import VOCAB_FILE, LoraSettings, LvlmAnswerer
-from tvau_ros.core.lvlm.chat import CompactCodec, TextCodec
+from tvau_ros.core.lvlm.answerer import VOCAB_FILE, ClipInput, LoraSettings, LvlmAnswerer
+from tvau_ros.core.lvlm.chat import ChatSequence, CompactCodec, TextCodec
 from tvau_ros.core.lvlm.dialogue_data import DialogueClip, load_dialogue_clips
 from tvau_ros.core.lvlm.video import VideoSettings
 from tvau_ros.train.ahd_trainer import dist_info
 from tvau_ros.train.rae_config import RaeTrainConfig
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 
 def dialogue_texts(clips: list[DialogueClip]) -> list[str]:
@@ -87,7 +92,7 @@ def build_answerer(cfg: RaeTrainConfig, texts: list[str], device: str = "cpu",
 
 
 @functools.lru_cache(maxsize=1)
-def _qwen_tokenizer(build):
+def _qwen_tokenizer(build: Callable[[], PreTrainedTokenizerFast]) -> PreTrainedTokenizerFast:
     """One tokenizer per process (building it takes seconds; the variants of an ablation share it)."""
     return build()
 
@@ -100,7 +105,7 @@ class _DialogueLoss(torch.nn.Module):
         self.answerer = answerer
         self.parts = torch.nn.ModuleList(answerer.modules())
 
-    def forward(self, clips, seqs):
+    def forward(self, clips: Sequence[ClipInput], seqs: Sequence[ChatSequence]) -> torch.Tensor:
         return self.answerer.loss(clips, seqs)
 
 
@@ -113,8 +118,9 @@ def prepare_clips(answerer: LvlmAnswerer, clips: list[DialogueClip]) -> list:
     return prepared
 
 
-def _batch(answerer: LvlmAnswerer, clips: list[DialogueClip], prepared: list, choice: str, rng: random.Random):
-    return prepared, [answerer.sequence(p, c.turns(choice, rng)) for p, c in zip(prepared, clips)]
+def _batch(answerer: LvlmAnswerer, clips: list[DialogueClip], prepared: list[ClipInput], choice: str,
+           rng: random.Random) -> tuple[list[ClipInput], list[ChatSequence]]:
+    return prepared, [answerer.sequence(p, c.turns(choice, rng)) for p, c in zip(prepared, clips, strict=True)]
 
 
 @torch.no_grad()
@@ -123,7 +129,8 @@ def evaluate_loss(answerer: LvlmAnswerer, clips: list[DialogueClip], prepared: l
     total, count = 0.0, 0
     for start in range(0, len(clips), batch_size):
         part = slice(start, start + batch_size)
-        total += float(answerer.loss(*_batch(answerer, clips[part], prepared[part], "first", random.Random(0)))) * len(clips[part])
+        batch = _batch(answerer, clips[part], prepared[part], "first", random.Random(0))
+        total += float(answerer.loss(*batch)) * len(clips[part])
         count += len(clips[part])
     return total / max(count, 1)
 

@@ -18,12 +18,12 @@ and what to call it; the scene model scores the values against this scene's norm
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from tvau_ros.core.behaviour.objects import ObjectTrack
+from tvau_ros.core.behaviour.objects import ObjectTrack, Observation
 
 MOVING = 0.15          # body heights per second: below this a track stands
 SPEED_WINDOW_S = 1.0
@@ -61,11 +61,11 @@ ATTRIBUTES = {a.name: a for a in (
 GEOMETRY = ("foot_x", "foot_y", "height_px", "heading_x", "heading_y", "large")
 
 
-def _median_height(observations) -> float:
+def _median_height(observations: Sequence[Observation]) -> float:
     return float(np.median([o.box[3] for o in observations]))
 
 
-def _centres(observations) -> np.ndarray:
+def _centres(observations: Sequence[Observation]) -> np.ndarray:
     return np.array([o.centre for o in observations], np.float64)
 
 

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from tvau_ros.core.behaviour.attributes import ATTRIBUTES, MOVING, measure
 from tvau_ros.core.behaviour.foreground import BackgroundModel, ForegroundConfig, find_blobs
-from tvau_ros.core.behaviour.objects import ObjectTracker, TrackerConfig
+from tvau_ros.core.behaviour.objects import ObjectTrack, ObjectTracker, TrackerConfig
 from tvau_ros.core.behaviour.scene_model import SceneModel, SceneModelError, Scoring, TrackRecord
 from tvau_ros.core.config_values import typed_section
 from tvau_ros.core.engine import HeatmapResult
@@ -56,7 +56,7 @@ class BehaviourConfig:
             raise ValueError(f"behaviour.max_objects must be >= 1, got {self.max_objects}")
 
     @classmethod
-    def from_dict(cls, values: dict) -> "BehaviourConfig":
+    def from_dict(cls, values: dict) -> BehaviourConfig:
         known = {f.name for f in fields(cls)}
         options = {k: v for k, v in values.items() if k in known}
         if "attributes" in options:
@@ -210,7 +210,7 @@ class BehaviourEngine:
             raise ValueError("the behaviour engine needs the frames' stamps (it measures speeds over time)")
         heatmaps, regions = [], []
         with self._lock:
-            for frame, stamp in zip(clip, stamps_ns):
+            for frame, stamp in zip(clip, stamps_ns, strict=True):
                 heat, frame_regions = self._step(frame, stamp / NS_PER_S)
                 heatmaps.append(heat)
                 regions.append(frame_regions)
@@ -270,7 +270,7 @@ class BehaviourEngine:
             self._record(tracks)
         return self._to_frame(heat, regions, frame.shape[:2])
 
-    def _score(self, track, values: dict, stamp_s: float) -> tuple[float, str, float]:
+    def _score(self, track: ObjectTrack, values: dict, stamp_s: float) -> tuple[float, str, float]:
         """(score, attribute, value) of a track: each attribute's excess over the scene's normal,
         as its median over the last ``persist_s`` (a one-frame glitch of a box is not an
         anomaly), scored by the strongest attribute."""
@@ -292,7 +292,7 @@ class BehaviourEngine:
         return self.scoring.score(best), best_name, float(np.median([v[best_name] for _, e, v in recent
                                                                       if best_name in e]))
 
-    def _record(self, tracks) -> None:
+    def _record(self, tracks: list[ObjectTrack]) -> None:
         for track in tracks:
             key = f"{self._session}:{track.track_id}"
             record = self._learning.setdefault(key, TrackRecord(key))
@@ -303,7 +303,8 @@ class BehaviourEngine:
         self.status.learning_tracks = len(self._learning)
 
     @staticmethod
-    def _to_frame(heat: np.ndarray, regions: list[Region], frame_hw: tuple[int, int]) -> tuple[np.ndarray, list[Region]]:
+    def _to_frame(heat: np.ndarray, regions: list[Region],
+                  frame_hw: tuple[int, int]) -> tuple[np.ndarray, list[Region]]:
         """Heatmap and boxes from the work resolution to the frame's."""
         import cv2
 

@@ -9,8 +9,9 @@ footage a model was learnt from (too short, no motion, objects the generic model
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from tvau_ros.core.behaviour.engine import BehaviourEngine
 from tvau_ros.core.behaviour.scene_model import SceneModel, SceneModelError, TrackRecord
 from tvau_ros.core.pipeline import AnomalyPipeline
 from tvau_ros.core.types import NS_PER_S
+
+if TYPE_CHECKING:
+    from tvau_ros.data.dataset import VideoSample
 
 STREAM_START_NS = 1_000 * NS_PER_S
 
@@ -71,7 +75,8 @@ def learn_from_frames(pipeline: AnomalyPipeline, frames: Iterable[tuple[np.ndarr
     return result
 
 
-def learn_from_videos(videos, make_pipeline, scene: str, generic: bool = False) -> LearningResult:
+def learn_from_videos(videos: Iterable[VideoSample], make_pipeline: Callable[[], AnomalyPipeline], scene: str,
+                      generic: bool = False) -> LearningResult:
     """Fit one model from several videos (``make_pipeline()``: a fresh behaviour pipeline per
     video); frames labelled abnormal are streamed (for tracking) but not learnt from."""
     started = time.perf_counter()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,14 +122,14 @@ class ObjectTrack:
         return x + vx * dt, y + vy * dt, w, h
 
 
-def _inside(inner, outer) -> float:
+def _inside(inner: Sequence[float], outer: Sequence[float]) -> float:
     """Fraction of box ``inner``'s area inside box ``outer`` (x, y, w, h)."""
     ix = min(inner[0] + inner[2], outer[0] + outer[2]) - max(inner[0], outer[0])
     iy = min(inner[1] + inner[3], outer[1] + outer[3]) - max(inner[1], outer[1])
     return 0.0 if ix <= 0 or iy <= 0 else ix * iy / max(inner[2] * inner[3], 1e-6)
 
 
-def _iou(a, b) -> float:
+def _iou(a: Sequence[float], b: Sequence[float]) -> float:
     ix = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
     iy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
     if ix <= 0 or iy <= 0:
@@ -192,7 +193,7 @@ class ObjectTracker:
                 if group >= 0:
                     cost[r, n_blobs + r] = 0.3 + 0.5 * (1.0 - share)
             rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e6))
-            for r, c in zip(rows, cols):
+            for r, c in zip(rows, cols, strict=True):
                 if np.isfinite(cost[r, c]):
                     (pairs if c < n_blobs else coasting).append((int(r), int(c)))
         height, width = frame_hw

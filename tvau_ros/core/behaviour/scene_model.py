@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -55,6 +55,9 @@ class Scoring:
         return 1.0 / (1.0 + math.exp(-(excess - self.excess_at_half) / self.excess_width))
 
 
+_DEFAULT_SCORING = Scoring()   # one shared default (score() only reads it)
+
+
 @dataclass
 class TrackRecord:
     """What learning keeps of one track: its observations, to replay through ``measure``."""
@@ -76,7 +79,7 @@ class SceneModel:
     _maps: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def empty(cls, name: str = "none") -> "SceneModel":
+    def empty(cls, name: str = "none") -> SceneModel:
         """A model that knows nothing: every object scores 0 (for learning the first models)."""
         return cls(name, {}, card={"scene": name, "generic": True, "samples": 0})
 
@@ -170,7 +173,7 @@ class SceneModel:
                     out[name] = excess
         return out
 
-    def score(self, values: dict[str, float], scoring: Scoring = Scoring(),
+    def score(self, values: dict[str, float], scoring: Scoring = _DEFAULT_SCORING,
               enabled: Iterable[str] | None = None) -> tuple[float, str, float]:
         """(score in [0, 1], the attribute that gives it, its value) for one sample of a track."""
         excesses = self.excesses(values, enabled)
@@ -183,7 +186,7 @@ class SceneModel:
 
     @classmethod
     def fit(cls, records: list[TrackRecord], name: str, work_size: tuple[int, int] | None,
-            background: np.ndarray | None = None, generic: bool = False, card: dict | None = None) -> "SceneModel":
+            background: np.ndarray | None = None, generic: bool = False, card: dict | None = None) -> SceneModel:
         """Learn from the tracks of normal footage (``generic``: no size model, maps or background)."""
         model = cls(name, {}, None if generic else tuple(work_size), None, None, None,
                     None if generic else background, dict(card or {}))
@@ -238,7 +241,7 @@ class SceneModel:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "SceneModel":
+    def load(cls, path: str | Path) -> SceneModel:
         """Read a model saved by ``save``; a missing, corrupt or foreign file is a SceneModelError naming it."""
         import yaml
         from safetensors import SafetensorError
@@ -265,7 +268,8 @@ class SceneModel:
             try:
                 card = yaml.safe_load(card_path.read_text(encoding="utf-8")) or {}
             except yaml.YAMLError as exc:
-                raise SceneModelError(f"scene model card {card_path} is not valid YAML: {exc}".splitlines()[0]) from None
+                message = f"scene model card {card_path} is not valid YAML: {exc}".splitlines()[0]
+                raise SceneModelError(message) from None
         quantiles = {k[2:]: v for k, v in tensors.items() if k.startswith("q/")}
         missing = [f"{a}/all" for a in ATTRIBUTES if f"{a}/all" not in quantiles]
         if missing:
@@ -333,7 +337,8 @@ def fit_size_model(records: list[TrackRecord], work_size: tuple[int, int]) -> tu
     return float(max(a, 0.0)), float(b) if a >= 0 else float(np.median(heights))
 
 
-def _replay(records: list[TrackRecord], reference: Callable | None, min_height_px: float) -> tuple[list[dict], list[str]]:
+def _replay(records: list[TrackRecord], reference: Callable | None,
+            min_height_px: float) -> tuple[list[dict], list[str]]:
     """Each track's observations fed again one by one, measured as the engine measures them."""
     samples, keys = [], []
     for record in records:
@@ -352,7 +357,7 @@ def _fit_maps(model: SceneModel, columns: dict[str, np.ndarray], keys: np.ndarra
     heading = np.zeros((*GRID, HEADING_BINS))
     own_place: dict[str, np.ndarray] = {}
     own_heading: dict[str, np.ndarray] = {}
-    cells = [model._cell(x, y) for x, y in zip(columns["foot_x"], columns["foot_y"])]
+    cells = [model._cell(x, y) for x, y in zip(columns["foot_x"], columns["foot_y"], strict=True)]
     for i, (r, c) in enumerate(cells):
         k, large = keys[i], int(columns["large"][i] > 0.5)
         own_place.setdefault(k, np.zeros_like(place))[large, r, c] += 1
@@ -368,11 +373,11 @@ def _fit_maps(model: SceneModel, columns: dict[str, np.ndarray], keys: np.ndarra
     # surprise of each sample with its own track's counts left out: as an unseen track
     columns["unusual_place"] = np.array([
         model.place_surprise(x, y, bool(lg > 0.5), own_place[k])
-        for x, y, lg, k in zip(columns["foot_x"], columns["foot_y"], columns["large"], keys)])
+        for x, y, lg, k in zip(columns["foot_x"], columns["foot_y"], columns["large"], keys, strict=True)])
     columns["against_flow"] = np.array([
         model.heading_surprise(x, y, hx, hy, own_heading.get(k, zero_h)) if lg < 0.5 else math.nan
         for x, y, hx, hy, lg, k in zip(columns["foot_x"], columns["foot_y"], columns["heading_x"],
-                                        columns["heading_y"], columns["large"], keys)])
+                                        columns["heading_y"], columns["large"], keys, strict=True)])
 
 
 __all__ = ["SceneModel", "SceneModelError", "Scoring", "TrackRecord", "GEOMETRY", "fit_size_model"]

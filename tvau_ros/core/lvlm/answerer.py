@@ -24,9 +24,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -82,7 +83,7 @@ class AnswererSettings:
                 "video": dataclasses.asdict(self.video), "system": self.system, "overlay_alpha": self.overlay_alpha}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "answerer settings") -> "AnswererSettings":
+    def from_dict(cls, data: dict[str, Any], source: str = "answerer settings") -> AnswererSettings:
         from tvau_ros.core.config_values import dataclass_from_dict
 
         data = dict(data)
@@ -131,7 +132,7 @@ def tint_frames(frames: np.ndarray, heatmaps: np.ndarray, alpha: float = 0.6) ->
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def _dtype(value) -> torch.dtype | str:
+def _dtype(value: str | torch.dtype) -> torch.dtype | str:
     if isinstance(value, torch.dtype) or value == "auto":
         return value
     try:
@@ -145,7 +146,7 @@ class LvlmAnswerer:
     model around one); build one with ``from_pretrained`` (a local folder) or pass it in (tests,
     the GPU benchmark, the tiny ablation model)."""
 
-    def __init__(self, model, codec: TextCodec, settings: AnswererSettings = AnswererSettings(),
+    def __init__(self, model: torch.nn.Module, codec: TextCodec, settings: AnswererSettings = AnswererSettings(),
                  device: str | torch.device = "cpu"):
         self.model, self.codec, self.settings = model, codec, settings
         self.device = torch.device(device)
@@ -155,7 +156,8 @@ class LvlmAnswerer:
         self.rae = None
         if settings.rae is not None:
             rows = embed[:: max(1, embed.shape[0] // 4096)].detach().float()
-            self.rae = RegionAwareAnomalyEncoder(settings.rae, self.embed_dim, init_std=float(rows.std())).to(self.device)
+            self.rae = RegionAwareAnomalyEncoder(settings.rae, self.embed_dim,
+                                                 init_std=float(rows.std())).to(self.device)
             self.rae.calibrate_(float(rows.norm(dim=-1).mean()))  # prompts start at the size of tokens
         self.eos_id = codec.token_id(IM_END)
         self.pad_id = codec.token_id("<|endoftext|>")
@@ -163,7 +165,7 @@ class LvlmAnswerer:
     # ---------------------------------------------------------------- loading and saving
     @classmethod
     def from_pretrained(cls, model_path: str | Path, adapter: str | Path | None = None, device: str = "cpu",
-                        dtype: str | torch.dtype = "auto", settings: AnswererSettings | None = None) -> "LvlmAnswerer":
+                        dtype: str | torch.dtype = "auto", settings: AnswererSettings | None = None) -> LvlmAnswerer:
         """A Qwen2.5-VL folder (3B / 7B Instruct) and, optionally, an answerer folder written by
         ``tvau train rae`` (RAE + LoRA). Missing or partial files raise ``LvlmFilesError``
         naming the file; nothing is downloaded."""
@@ -191,7 +193,7 @@ class LvlmAnswerer:
         return answerer
 
     @property
-    def base_model(self):
+    def base_model(self) -> torch.nn.Module:
         """The ``Qwen2_5_VLForConditionalGeneration`` itself (inside peft's wrapper, if any)."""
         return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
 
@@ -246,7 +248,8 @@ class LvlmAnswerer:
             try:
                 self.rae.load_state_dict(load_file(str(folder / RAE_FILE)))
             except (RuntimeError, OSError) as exc:
-                raise LvlmFilesError(f"{folder / RAE_FILE}: does not fit this RAE ({str(exc).splitlines()[0]})") from None
+                raise LvlmFilesError(f"{folder / RAE_FILE}: does not fit this RAE "
+                                     f"({str(exc).splitlines()[0]})") from None
         if meta.get("lora") is not None:
             from peft import PeftModel
 
@@ -255,7 +258,8 @@ class LvlmAnswerer:
             try:
                 self.model = PeftModel.from_pretrained(self.model, str(folder), is_trainable=False)
             except (RuntimeError, OSError, ValueError, KeyError) as exc:
-                raise LvlmFilesError(f"{folder / LORA_WEIGHTS}: cannot load the LoRA adapter ({str(exc).splitlines()[0]})") from None
+                raise LvlmFilesError(f"{folder / LORA_WEIGHTS}: cannot load the LoRA adapter "
+                                     f"({str(exc).splitlines()[0]})") from None
             self.lora = LoraSettings(**meta["lora"])
 
     # ---------------------------------------------------------------- parameters
@@ -293,7 +297,8 @@ class LvlmAnswerer:
         if heatmaps is not None:
             heatmaps = check_heatmaps(heatmaps, frames.shape[0])
         if mode == "overlay":
-            return ClipInput(prepare_video(tint_frames(frames, heatmaps, self.settings.overlay_alpha), self.settings.video), None, fps)
+            tinted = tint_frames(frames, heatmaps, self.settings.overlay_alpha)
+            return ClipInput(prepare_video(tinted, self.settings.video), None, fps)
         video = prepare_video(frames, self.settings.video)
         steps, grid_h, grid_w = video.grid_thw
         if steps < 2:
@@ -309,7 +314,8 @@ class LvlmAnswerer:
         return self.rae.num_tokens(clip.maps.shape[0]) if self.rae is not None else 0
 
     def sequence(self, clip: ClipInput, turns: Sequence[tuple[str, str | None]]) -> ChatSequence:
-        return build_sequence(self.codec, turns, clip.video.num_tokens, self.num_prompt_tokens(clip), self.settings.system)
+        return build_sequence(self.codec, turns, clip.video.num_tokens, self.num_prompt_tokens(clip),
+                              self.settings.system)
 
     def embed(self, clips: Sequence[ClipInput], seqs: Sequence[ChatSequence]) -> dict[str, torch.Tensor]:
         """Right-padded batch -> ``inputs_embeds`` (P_V and P_An spliced in), attention mask, 3-D
@@ -317,7 +323,7 @@ class LvlmAnswerer:
         qwen = self.base_model.model
         length = max(len(s.input_ids) for s in seqs)
 
-        def pad(values: list[torch.Tensor], fill) -> torch.Tensor:
+        def pad(values: list[torch.Tensor], fill: float) -> torch.Tensor:
             return torch.stack([F.pad(v, (0, length - len(v)), value=fill) for v in values]).to(self.device)
 
         input_ids = pad([s.input_ids for s in seqs], self.pad_id)

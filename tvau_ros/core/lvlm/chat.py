@@ -20,10 +20,14 @@ Training labels cover each answer and its ``<|im_end|>``.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 DEFAULT_SYSTEM = "You are a helpful assistant."
 VIDEO_TOKEN = "<|video_pad|>"
@@ -37,14 +41,15 @@ IGNORE = -100
 class TextCodec:
     """Text <-> token ids for the answerer over a transformers tokenizer (Qwen's)."""
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer: PreTrainedTokenizerBase):
         self.tokenizer = tokenizer
         self.chat_template = getattr(tokenizer, "chat_template", None)
 
     def encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def decode(self, ids, skip_special_tokens: bool = True, **kwargs) -> str:
+    def decode(self, ids: int | Sequence[int] | torch.Tensor, skip_special_tokens: bool = True,
+               **kwargs: Any) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens, **kwargs)
 
     def token_id(self, token: str) -> int:
@@ -63,15 +68,16 @@ class CompactCodec(TextCodec):
     language model trained here needs no 152k-row output layer for a few hundred words. Ids
     outside the set encode to ``<|endoftext|>`` (counted in ``unknown``)."""
 
-    def __init__(self, tokenizer, qwen_ids: Sequence[int]):
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, qwen_ids: Sequence[int]):
         super().__init__(tokenizer)
         self.chat_template = None
-        self.qwen_ids = sorted({int(i) for i in qwen_ids} | {int(tokenizer.convert_tokens_to_ids(t)) for t in SPECIAL_TOKENS})
+        self.qwen_ids = sorted({int(i) for i in qwen_ids}
+                               | {int(tokenizer.convert_tokens_to_ids(t)) for t in SPECIAL_TOKENS})
         self.to_compact = {q: c for c, q in enumerate(self.qwen_ids)}
         self.unknown = 0
 
     @classmethod
-    def from_texts(cls, tokenizer, texts: Sequence[str]) -> "CompactCodec":
+    def from_texts(cls, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> CompactCodec:
         ids: set[int] = set()
         for text in list(texts) + [DEFAULT_SYSTEM, "system\nuser\nassistant\n", "0123456789 .,-:;?!()"]:
             ids.update(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -88,9 +94,11 @@ class CompactCodec(TextCodec):
             out.append(c)
         return out
 
-    def decode(self, ids, skip_special_tokens: bool = True, **kwargs) -> str:
+    def decode(self, ids: int | Sequence[int] | torch.Tensor, skip_special_tokens: bool = True,
+               **kwargs: Any) -> str:
         ids = [ids] if isinstance(ids, int) else [int(i) for i in (ids.tolist() if hasattr(ids, "tolist") else ids)]
-        return super().decode([self.qwen_ids[i] for i in ids if 0 <= i < len(self.qwen_ids)], skip_special_tokens, **kwargs)
+        return super().decode([self.qwen_ids[i] for i in ids if 0 <= i < len(self.qwen_ids)], skip_special_tokens,
+                              **kwargs)
 
     def token_id(self, token: str) -> int:
         return self.to_compact[super().token_id(token)]
@@ -100,7 +108,8 @@ class CompactCodec(TextCodec):
         return len(self.qwen_ids)
 
 
-SPECIAL_TOKENS = ("<|endoftext|>", IM_START, IM_END, VISION_START, VISION_END, PROMPT_SLOT, VIDEO_TOKEN, "<|image_pad|>")
+SPECIAL_TOKENS = ("<|endoftext|>", IM_START, IM_END, VISION_START, VISION_END, PROMPT_SLOT, VIDEO_TOKEN,
+                  "<|image_pad|>")
 
 
 def _messages(turns: Sequence[tuple[str, str | None]], system: str) -> list[dict]:
@@ -128,7 +137,8 @@ def render_chat(turns: Sequence[tuple[str, str | None]], system: str = DEFAULT_S
         return codec.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=open_end)
     parts = []
     for m in messages:
-        text = "".join(f"{VISION_START}{VIDEO_TOKEN}{VISION_END}" if c["type"] == "video" else c["text"] for c in m["content"])
+        text = "".join(f"{VISION_START}{VIDEO_TOKEN}{VISION_END}" if c["type"] == "video" else c["text"]
+                       for c in m["content"])
         parts.append(f"{IM_START}{m['role']}\n{text}{IM_END}\n")
     return "".join(parts) + (f"{IM_START}assistant\n" if open_end else "")
 

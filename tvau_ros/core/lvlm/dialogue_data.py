@@ -17,14 +17,18 @@ video."), so that a model can state frame numbers as the references do.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tvau_ros.data.annotation.dialogue import DialogueSample, read_jsonl
 from tvau_ros.data.dataset import VideoSample, load_dataset
+
+if TYPE_CHECKING:
+    from tvau_ros.core.engine import HeatmapEngine
 
 HeatmapSource = Callable[[VideoSample, np.ndarray], np.ndarray]
 
@@ -53,7 +57,7 @@ def ground_truth_heatmaps(video: VideoSample, indices: np.ndarray) -> np.ndarray
     return np.stack([(video.read_mask(int(i)) > 0).astype(np.float32) for i in indices])
 
 
-def engine_heatmaps(engine) -> HeatmapSource:
+def engine_heatmaps(engine: HeatmapEngine) -> HeatmapSource:
     """A heatmap source running an AHD engine (``infer(frames) -> AHDOutput``) over the sampled
     frames, upsampled to the frames' size. Note that an engine with motion tokens sees the
     sampled frames as consecutive."""

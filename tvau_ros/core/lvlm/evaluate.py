@@ -13,16 +13,20 @@ Entry point for ``tvau eval dialogue``::
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from tvau_ros.core.lvlm.dialogue_data import DialogueClip, HeatmapSource, load_dialogue_clips
 from tvau_ros.metrics.text import balanced_accuracy, count_unparsed, mean_bleu4, yes_no_accuracy
 
+if TYPE_CHECKING:
+    from tvau_ros.core.lvlm.answerer import LvlmAnswerer
+
 BLEU_KINDS = {"appearance": "target_bleu4", "motion": "motion_bleu4", "trajectory": "trajectory_bleu4"}
 
 
-def predict_dialogues(answerer, clips: Sequence[DialogueClip], max_new_tokens: int = 96,
+def predict_dialogues(answerer: LvlmAnswerer, clips: Sequence[DialogueClip], max_new_tokens: int = 96,
                       progress: Callable[[int, int], None] | None = None) -> list[dict]:
     """One record per turn: video, split, kind, question, prediction, references, abnormal."""
     records = []
@@ -58,11 +62,12 @@ def score_records(records: Sequence[dict]) -> dict:
         turns = [r for r in records if r["kind"] == kind]
         if turns:
             result = mean_bleu4([r["prediction"] for r in turns], [r["references"] for r in turns])
-            scores[key], scores[key.replace("bleu4", "bleu4_std")], scores[kind + "_turns"] = result.mean, result.std, len(turns)
+            scores[key], scores[key.replace("bleu4", "bleu4_std")] = result.mean, result.std
+            scores[kind + "_turns"] = len(turns)
     return scores
 
 
-def evaluate_dialogues(answerer, dialogues: str | Path, dataset_root: str | Path,
+def evaluate_dialogues(answerer: LvlmAnswerer, dialogues: str | Path, dataset_root: str | Path,
                        heatmap_source: str | HeatmapSource = "ground_truth", num_frames: int = 16,
                        max_new_tokens: int = 96, limit: int | None = None) -> tuple[list[dict], dict]:
     """Predict and score every dialogue of a JSONL (``tvau data annotate`` output)."""

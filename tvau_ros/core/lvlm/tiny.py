@@ -10,6 +10,10 @@ Values of the released Qwen2.5-VL-{3B,7B}-Instruct ``config.json`` files.
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import Qwen2_5_VLConfig
 
 _VISION = dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, patch_size=14, spatial_merge_size=2,
                temporal_patch_size=2, window_size=112, fullatt_block_indexes=[7, 15, 23, 31], tokens_per_second=2,
@@ -39,7 +43,7 @@ SHAPES = {
 
 
 def qwen2_5_vl_config(shape: str = "tiny", vocab_size: int | None = None, text: dict | None = None,
-                      vision: dict | None = None):
+                      vision: dict | None = None) -> Qwen2_5_VLConfig:
     """A ``Qwen2_5_VLConfig`` of a named shape (``7b``, ``3b``, ``tiny``), optionally overridden."""
     from transformers import Qwen2_5_VLConfig
 

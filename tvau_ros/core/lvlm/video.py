@@ -45,7 +45,8 @@ def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = VI
     h, w = round(height / factor) * factor, round(width / factor) * factor
     if h * w > max_pixels:
         beta = math.sqrt(height * width / max_pixels)
-        h, w = max(factor, math.floor(height / beta / factor) * factor), max(factor, math.floor(width / beta / factor) * factor)
+        h = max(factor, math.floor(height / beta / factor) * factor)
+        w = max(factor, math.floor(width / beta / factor) * factor)
     elif h * w < min_pixels:
         beta = math.sqrt(min_pixels / (height * width))
         h, w = math.ceil(height * beta / factor) * factor, math.ceil(width * beta / factor) * factor
@@ -67,7 +68,7 @@ class VideoSettings:
         return self.patch_size * self.merge_size
 
     @classmethod
-    def from_folder(cls, folder: str | Path) -> "VideoSettings":
+    def from_folder(cls, folder: str | Path) -> VideoSettings:
         """Read ``video_preprocessor_config.json`` (else ``preprocessor_config.json``) when present."""
         for name in ("video_preprocessor_config.json", "preprocessor_config.json"):
             path = Path(folder) / name
@@ -129,5 +130,6 @@ def prepare_video(frames: np.ndarray, settings: VideoSettings = VideoSettings())
     clip = resize_frames(frames, size) / 255.0
     mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
-    pixel_values, grid = clip_to_patches((clip - mean) / std, settings.patch_size, settings.temporal_patch_size, settings.merge_size)
+    pixel_values, grid = clip_to_patches((clip - mean) / std, settings.patch_size, settings.temporal_patch_size,
+                                         settings.merge_size)
     return VideoInput(pixel_values, tuple(int(v) for v in grid[0].tolist()), size, settings.merge_size)
