@@ -43,7 +43,6 @@ def test_train_rae_cli_writes_an_adapter_that_answers(smoke, tmp_path):
                  str(tmp_path / "out"), "--quiet", "--set", "heatmap_mode=rae"])
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"train: adapter {tmp_path / 'out' / 'adapter'}" in done.stdout
-    sys.path.insert(0, str(ROOT))
     from tvau_ros.core.lvlm import LvlmAnswerer
     from tvau_ros.core.lvlm.evaluate import evaluate_dialogues
 

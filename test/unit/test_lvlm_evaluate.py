@@ -3,7 +3,8 @@ project's BLEU-4 and Yes/No accuracy (a scripted answerer stands in for the mode
 import numpy as np
 import pytest
 
-from tvau_ros.core.lvlm.dialogue_data import DialogueClip, ground_truth_heatmaps, sample_indices
+from tvau_ros.core.engine import HeatmapResult
+from tvau_ros.core.lvlm.dialogue_data import DialogueClip, engine_heatmaps, ground_truth_heatmaps, sample_indices
 from tvau_ros.core.lvlm.evaluate import predict_dialogues, score_records
 from tvau_ros.data.annotation.dialogue import TargetAnnotation, build_dialogue
 from tvau_ros.data.dataset import VideoSample
@@ -61,3 +62,19 @@ def test_ground_truth_heatmaps_mark_every_abnormal_pixel_and_sampling_spans_the_
     heat = ground_truth_heatmaps(video, np.array([0, 2, 4]))
     assert heat.shape == (3, 4, 6) and heat.dtype == np.float32 and heat[1].sum() == 4 and heat[[0, 2]].sum() == 0
     assert sample_indices(200, 16)[[0, -1]].tolist() == [0, 199] and len(sample_indices(5, 16)) == 5
+
+
+def test_engine_heatmaps_come_at_the_frames_size_one_per_sampled_frame():
+    class HalfSizeEngine:  # a stand-in engine: heatmaps at half the input size
+        model_id, clip_length = "half", 1
+
+        def infer(self, clip, stamps_ns=None):
+            t, h, w = clip.shape[:3]
+            return HeatmapResult(heatmap=np.full((t, h // 2, w // 2), 0.25, np.float32))
+
+    class Video:
+        def read_frames(self, start, end):
+            return np.zeros((end - start, 24, 32, 3), np.uint8)
+
+    heat = engine_heatmaps(HalfSizeEngine())(Video(), np.array([0, 3, 7]))
+    assert heat.shape == (3, 24, 32) and heat.dtype == np.float32 and np.allclose(heat, 0.25)

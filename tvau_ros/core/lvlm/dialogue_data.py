@@ -58,14 +58,17 @@ def ground_truth_heatmaps(video: VideoSample, indices: np.ndarray) -> np.ndarray
 
 
 def engine_heatmaps(engine: HeatmapEngine) -> HeatmapSource:
-    """A heatmap source running an AHD engine (``infer(frames) -> AHDOutput``) over the sampled
-    frames, upsampled to the frames' size. Note that an engine with motion tokens sees the
-    sampled frames as consecutive."""
-    from tvau_ros.core.ahd_spec import fit_heatmap_to_frames
+    """A heatmap source running an engine (``infer(frames) -> HeatmapResult``) over the sampled
+    frames, resized to the frames' size. Note that an engine with motion tokens or tracks sees
+    the sampled frames as consecutive."""
+    from tvau_ros.core.clip import resize_heatmap
 
     def source(video: VideoSample, indices: np.ndarray) -> np.ndarray:
         frames = np.stack([video.read_frames(int(i), int(i) + 1)[0] for i in indices])
-        return fit_heatmap_to_frames(engine.infer(frames), frames).heatmap.astype(np.float32)
+        heatmap = np.asarray(engine.infer(frames).heatmap, np.float32)
+        if heatmap.shape[1:] != frames.shape[1:3]:
+            heatmap = resize_heatmap(heatmap, frames.shape[1:3])
+        return np.clip(heatmap, 0.0, 1.0)
 
     return source
 
