@@ -65,16 +65,38 @@ def test_ground_truth_heatmaps_mark_every_abnormal_pixel_and_sampling_spans_the_
 
 
 def test_engine_heatmaps_come_at_the_frames_size_one_per_sampled_frame():
-    class HalfSizeEngine:  # a stand-in engine: heatmaps at half the input size
-        model_id, clip_length = "half", 1
+    class HalfSizeEngine:  # a stand-in engine: heatmaps at half the input size; records its calls
+        model_id, clip_length, calls = "half", 1, []
 
-        def infer(self, clip, stamps_ns=None):
+        def reset(self):
+            self.calls.append("reset")
+
+        def infer(self, clip, stamps_ns):
+            self.calls.append(list(stamps_ns))
             t, h, w = clip.shape[:3]
             return HeatmapResult(heatmap=np.full((t, h // 2, w // 2), 0.25, np.float32))
 
     class Video:
+        fps = 10.0
+
         def read_frames(self, start, end):
             return np.zeros((end - start, 24, 32, 3), np.uint8)
 
-    heat = engine_heatmaps(HalfSizeEngine())(Video(), np.array([0, 3, 7]))
+    engine = HalfSizeEngine()
+    heat = engine_heatmaps(engine)(Video(), np.array([0, 3, 7]))
     assert heat.shape == (3, 24, 32) and heat.dtype == np.float32 and np.allclose(heat, 0.25)
+    assert engine.calls == ["reset", [0, 300_000_000, 700_000_000]]
+
+
+def test_engine_heatmaps_run_the_default_behaviour_engine():
+    from tvau_ros.core.behaviour.engine import BehaviourConfig, BehaviourEngine
+    from tvau_ros.core.behaviour.scene_model import SceneModel
+
+    class Video:
+        fps = 15.0
+
+        def read_frames(self, start, end):
+            return np.full((end - start, 48, 64, 3), 90, np.uint8)
+
+    heat = engine_heatmaps(BehaviourEngine(BehaviourConfig(), SceneModel.empty()))(Video(), np.arange(0, 30, 2))
+    assert heat.shape == (15, 48, 64) and float(heat.max()) <= 1.0

@@ -377,6 +377,12 @@ def _run_dialogue(args: argparse.Namespace) -> int:
             predictions[name] = read_predictions(path)
         except (OSError, ValueError) as exc:
             raise CliError(f"--predictions {name}={path}: {exc}") from None
+    try:
+        answerer_options = json.loads(args.answerer_options) if args.answerer_options else {}
+    except json.JSONDecodeError as exc:
+        raise CliError(f"--answerer-options: not a JSON object ({exc}): {args.answerer_options[:80]!r}") from None
+    if not isinstance(answerer_options, dict):
+        raise CliError(f"--answerer-options: not a JSON object: {args.answerer_options[:80]!r}")
     answerer_rows = {}
     for name, spec in args.answerer_row:
         spec, _, evidence = spec.partition("@")
@@ -384,7 +390,7 @@ def _run_dialogue(args: argparse.Namespace) -> int:
         if evidence not in ("engine", "ground_truth") or (evidence == "engine" and args.no_engine):
             raise CliError(f"--answerer-row {name}: evidence must be @engine or @ground_truth (and the engine row on)")
         try:
-            answerer_rows[name] = (evidence, build_answerer(spec))
+            answerer_rows[name] = (evidence, build_answerer(spec, **answerer_options))
         except (ValueError, AnswererUnavailable, TypeError, OSError) as exc:
             raise CliError(f"--answerer-row {name}={spec}: {exc}") from None
     cfg = pipeline_config_from_args(args)
@@ -449,6 +455,9 @@ def _add_dialogue(subparsers: argparse._SubParsersAction) -> None:
                         metavar="NAME=ANSWERER[@EVIDENCE]",
                         help="a row answered in this process by ANSWERER (qwen2_5_vl, package.module:callable) on "
                              "@engine (default) or @ground_truth evidence (repeatable)")
+    parser.add_argument("--answerer-options", default="", metavar="JSON",
+                        help="keyword options of the --answerer-row answerers, e.g. qwen2_5_vl's "
+                             "'{\"model_path\": \"/models/Qwen2.5-VL-7B-Instruct\", \"adapter\": \"OUT/adapter\"}'")
     parser.add_argument("--limit", type=_positive_int, help="only the first N dialogues")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.set_defaults(func=_run_dialogue)

@@ -140,9 +140,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ahd.set_defaults(func=_run_ahd)
     rae = sub.add_parser(
         "rae", help="train RAE + LoRA of the Qwen2.5-VL answerer on annotated dialogues (stage 2)",
-        description="Trains only the Region-aware Anomaly Encoder and LoRA adapters on the LLM's attention "
-                    "projections (the LVLM stays frozen) on the multi-turn dialogues of `tvau data annotate`, "
-                    "with heatmaps from ground-truth masks. Writes OUT/adapter (tvau_lvlm.json, rae.safetensors, "
+        description="Trains (by default) only the Region-aware Anomaly Encoder and LoRA adapters on the LLM's "
+                    "attention projections (the LVLM stays frozen; model.trainable: language_model trains the LLM) "
+                    "on the multi-turn dialogues of `tvau data annotate`, with heatmaps from ground-truth masks "
+                    "(heatmap_source). Writes OUT/adapter (tvau_lvlm.json, rae.safetensors, "
                     "LoRA). Resumes from OUT/last.pt; under torchrun each process trains a shard. "
                     "Configs: training/configs/rae_*.yaml; docs/rae_lvlm.md.")
     rae.add_argument("--config", required=True, help="training YAML (e.g. training/configs/rae_qwen2_5_vl_7b.yaml)")

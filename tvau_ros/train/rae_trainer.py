@@ -246,9 +246,11 @@ def train_rae(cfg: RaeTrainConfig, resume: bool = True, progress: bool = True, d
 
 
 def _save(answerer: LvlmAnswerer, out: Path, cfg: RaeTrainConfig, best: dict, counts: dict) -> None:
+    trained_llm = not cfg.model.get("model_path") or cfg.model.get("trainable") == "language_model"
+    # the adapter points at the weights it was trained with: out/model once the LLM itself was trained
     extra = {"train_config": cfg.to_dict(), "best": best, "parameters": counts,
-             "model_path": cfg.model.get("model_path") or str(out / "model")}
-    if not cfg.model.get("model_path") or cfg.model.get("trainable") == "language_model":
+             "model_path": str(out / "model") if trained_llm else cfg.model["model_path"]}
+    if trained_llm:
         folder = out / "model"
         base = answerer.base_model  # peft injects LoRA layers into it: save the base weights alone
         state = {k.replace(".base_layer.", "."): v for k, v in base.state_dict().items() if "lora_" not in k}

@@ -58,14 +58,18 @@ def ground_truth_heatmaps(video: VideoSample, indices: np.ndarray) -> np.ndarray
 
 
 def engine_heatmaps(engine: HeatmapEngine) -> HeatmapSource:
-    """A heatmap source running an engine (``infer(frames) -> HeatmapResult``) over the sampled
-    frames, resized to the frames' size. Note that an engine with motion tokens or tracks sees
-    the sampled frames as consecutive."""
+    """A heatmap source running an engine (``infer(frames, stamps_ns) -> HeatmapResult``) over the
+    sampled frames with their video times, resized to the frames' size; an engine with state
+    (``reset()``: the behaviour engine's tracks) starts afresh for each video. Note that an engine
+    with motion tokens or tracks sees the sampled frames as consecutive."""
     from tvau_ros.core.clip import resize_heatmap
 
     def source(video: VideoSample, indices: np.ndarray) -> np.ndarray:
         frames = np.stack([video.read_frames(int(i), int(i) + 1)[0] for i in indices])
-        heatmap = np.asarray(engine.infer(frames).heatmap, np.float32)
+        stamps = [round(int(i) * 1e9 / float(video.fps)) for i in indices]
+        if hasattr(engine, "reset"):
+            engine.reset()
+        heatmap = np.asarray(engine.infer(frames, stamps).heatmap, np.float32)
         if heatmap.shape[1:] != frames.shape[1:3]:
             heatmap = resize_heatmap(heatmap, frames.shape[1:3])
         return np.clip(heatmap, 0.0, 1.0)

@@ -69,9 +69,11 @@ def score_records(records: Sequence[dict]) -> dict:
 
 def evaluate_dialogues(answerer: LvlmAnswerer, dialogues: str | Path, dataset_root: str | Path,
                        heatmap_source: str | HeatmapSource = "ground_truth", num_frames: int = 16,
-                       max_new_tokens: int = 96, limit: int | None = None) -> tuple[list[dict], dict]:
-    """Predict and score every dialogue of a JSONL (``tvau data annotate`` output)."""
+                       max_new_tokens: int = 96, limit: int | None = None, max_side: int | None = None,
+                       layout: str | None = None) -> tuple[list[dict], dict]:
+    """Predict and score every dialogue of a JSONL (``tvau data annotate`` output). ``num_frames``
+    and ``max_side`` should be those the answerer was trained with (its ``train_config``)."""
     source = "none" if answerer.settings.heatmap_mode == "none" else heatmap_source
-    clips = load_dialogue_clips(dialogues, dataset_root, source, num_frames, limit=limit)
+    clips = load_dialogue_clips(dialogues, dataset_root, source, num_frames, max_side, layout, limit=limit)
     records = predict_dialogues(answerer, clips, max_new_tokens)
     return records, score_records(records)
