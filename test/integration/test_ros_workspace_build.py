@@ -91,7 +91,8 @@ def test_colcon_build_installs_both_packages_and_the_node_starts(tmp_path_factor
         assert lines and lines[-1].strip() == "READY", "".join(lines)
         assert any("configured: engine behaviour/generic" in line for line in lines), "".join(lines)
         node.send_signal(signal.SIGINT)
-        assert node.wait(timeout=30) == 0
+        rest, _ = node.communicate(timeout=30)
+        assert node.returncode == 0, "".join(lines) + rest
     finally:
         if node.poll() is None:
             node.kill()

@@ -399,6 +399,10 @@ def main(argv: list[str] | None = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:  # noqa: BLE001 - only a signal's shutdown is a clean stop
+        if rclpy.ok():
+            raise
+        # SIGINT/SIGTERM shut the context down before spin started (right after READY): a clean stop
     finally:
         node._release()
         node.destroy_node()
