@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tvau_ros.cli import CliError
-from tvau_ros.cli.run_cmd import _positive, add_pipeline_options, add_source_options, pipeline_config_from_args
+from tvau_ros.cli.run_cmd import (_positive, add_pipeline_options, add_source_options, open_source_and_pipeline,
+                                  pipeline_config_from_args, source_from_args)
 
 if TYPE_CHECKING:
     from tvau_ros.core.dialogue.dialogue import Answer
@@ -92,34 +93,22 @@ def run(args: argparse.Namespace) -> int:
     from tvau_ros.core.dialogue.dialogue import Dialogue, DialogueConfig, QueryError
     from tvau_ros.core.dialogue.evidence_view import PipelineSource, stored_span
     from tvau_ros.core.dialogue.intents import QuestionError, check_question
-    from tvau_ros.core.engine_registry import EngineLoadError
-    from tvau_ros.core.pipeline import AnomalyPipeline
     from tvau_ros.io.offline import run_offline
-    from tvau_ros.io.sources import SourceError, open_source
+    from tvau_ros.io.sources import SourceError
 
     for i, question in enumerate(args.question or [], start=1):  # refuse bad questions before the video runs
         try:
             check_question(question)
         except QuestionError as exc:
             raise CliError(f"--question {i} ({question[:40]!r}): {exc}") from None
-    kind, path = next((k, getattr(args, k)) for k in ("video", "bag", "frames") if getattr(args, k))
-    if args.topic and kind != "bag":
-        raise CliError("--topic only applies to --bag")
+    kind, path = source_from_args(args)
     try:
         answerer = build_answerer(args.answerer, **dict(args.answerer_option))
     except (ValueError, AnswererUnavailable, TypeError, OSError) as exc:
         raise CliError(f"--answerer {args.answerer}: {exc}") from None
     cfg = pipeline_config_from_args(args)
     cfg["evidence"].update(max_items=1_000_000, max_bytes=args.max_memory_mb * 1024 * 1024)  # the whole recording
-    try:
-        source = open_source(path, kind, topic=args.topic, fps=args.fps)
-    except SourceError as exc:
-        raise CliError(str(exc)) from None
-    try:
-        pipeline = AnomalyPipeline.from_config(cfg=cfg)
-    except (EngineLoadError, ValueError) as exc:
-        source.close()
-        raise CliError(str(exc)) from None
+    source, pipeline = open_source_and_pipeline(args, kind, path, cfg)
     with tempfile.TemporaryDirectory(prefix="tvau_ask_") as scratch:
         out = Path(args.out) if args.out else Path(scratch)
         try:

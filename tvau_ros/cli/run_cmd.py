@@ -100,30 +100,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from tvau_ros.core.engine_registry import EngineLoadError
-    from tvau_ros.core.pipeline import AnomalyPipeline
-    from tvau_ros.io.offline import run_offline
-    from tvau_ros.io.sources import SourceError, open_source
-    from tvau_ros.io.summary import format_summary
-
+def source_from_args(args: argparse.Namespace) -> tuple[str, str]:
+    """The recording option given (``video``, ``bag`` or ``frames``) and its path."""
     kind, path = next((k, getattr(args, k)) for k in ("video", "bag", "frames") if getattr(args, k))
     if args.topic and kind != "bag":
         raise CliError("--topic only applies to --bag")
-    cfg = pipeline_config_from_args(args)
-    try:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CliError(f"--out {args.out}: cannot create the output folder ({exc.strerror or exc})") from None
+    return kind, path
+
+
+def open_source_and_pipeline(args: argparse.Namespace, kind: str, path: str, cfg: dict) -> tuple:
+    """The recording and a pipeline for it, or a one-line ``CliError`` (the source is closed)."""
+    from tvau_ros.core.engine_registry import EngineLoadError
+    from tvau_ros.core.pipeline import AnomalyPipeline
+    from tvau_ros.io.sources import SourceError, open_source
+
     try:
         source = open_source(path, kind, topic=args.topic, fps=args.fps)
     except SourceError as exc:
         raise CliError(str(exc)) from None
     try:
-        pipeline = AnomalyPipeline.from_config(cfg=cfg)
+        return source, AnomalyPipeline.from_config(cfg=cfg)
     except (EngineLoadError, ValueError) as exc:
         source.close()
         raise CliError(str(exc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from tvau_ros.io.offline import run_offline
+    from tvau_ros.io.sources import SourceError
+    from tvau_ros.io.summary import format_summary
+
+    kind, path = source_from_args(args)
+    cfg = pipeline_config_from_args(args)
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"--out {args.out}: cannot create the output folder ({exc.strerror or exc})") from None
+    source, pipeline = open_source_and_pipeline(args, kind, path, cfg)
     try:
         summary = run_offline(source, pipeline, args.out, video=not args.no_video, max_frames=args.max_frames,
                               heatmap_side=args.heatmap_side)

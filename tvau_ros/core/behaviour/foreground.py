@@ -20,9 +20,22 @@ its pixel mask (the heatmap is painted on it).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+
+def box_centre(box: Sequence[float]) -> tuple[float, float]:
+    """Centre of an ``(x, y, w, h)`` box."""
+    x, y, w, h = box
+    return x + w / 2.0, y + h / 2.0
+
+
+def box_foot(box: Sequence[float]) -> tuple[float, float]:
+    """Bottom centre (where the object stands) of an ``(x, y, w, h)`` box."""
+    x, y, w, h = box
+    return x + w / 2.0, float(y + h)
 
 
 @dataclass(frozen=True)
@@ -90,13 +103,11 @@ class Blob:
 
     @property
     def centre(self) -> tuple[float, float]:
-        x, y, w, h = self.box
-        return x + w / 2.0, y + h / 2.0
+        return box_centre(self.box)
 
     @property
     def foot(self) -> tuple[float, float]:
-        x, y, w, h = self.box
-        return x + w / 2.0, float(y + h)
+        return box_foot(self.box)
 
 
 def clean_mask(mask: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ The history (boxes, stamps, masks' areas) covers the last ``history_s`` seconds:
 behaviour attributes read.
 
 >>> tracker = ObjectTracker(TrackerConfig(min_hits=2))
->>> from tvau_ros.core.behaviour.foreground import Blob
+>>> from tvau_ros.core.behaviour.foreground import Blob, box_centre, box_foot
 >>> blob = lambda x: Blob((x, 10, 6, 18), np.ones((18, 6), bool), 108)
 >>> [[t.track_id for t in tracker.update([blob(10 + 2 * i)], i / 15, (60, 80))] for i in range(3)]
 [[], [1], [1]]
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tvau_ros.core.behaviour.foreground import Blob
+from tvau_ros.core.behaviour.foreground import Blob, box_centre, box_foot
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,11 @@ class Observation:
 
     @property
     def centre(self) -> tuple[float, float]:
-        x, y, w, h = self.box
-        return x + w / 2.0, y + h / 2.0
+        return box_centre(self.box)
 
     @property
     def foot(self) -> tuple[float, float]:
-        x, y, w, h = self.box
-        return x + w / 2.0, float(y + h)
+        return box_foot(self.box)
 
 
 @dataclass
