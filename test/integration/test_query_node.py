@@ -78,6 +78,7 @@ def stack(tmp_path_factory):
         alone = _process("query_alone", f"import sys; sys.path.insert(0, {str(PEERS)!r}); "
                          "from tvau_ros.nodes.query_node import main; sys.exit(main())", {
                              "answerer": "slow_answerer:make", "image_topic": CAMERA, "qos_reliability": "reliable",
+                             "qos_depth": 100,
                              "answerer_options": json.dumps({"load_s": 4.0, "word_s": 0.02, "slow_word_s": 0.6}),
                              "session_ttl_s": 3.0, "workers": 1, "max_queue": 1, "timeout_s": 4.0,
                              "diagnostics_period_s": 0.5}, remap="tvau_query_alone")
@@ -87,7 +88,7 @@ def stack(tmp_path_factory):
             # the motion baseline: this file tests the query service; the behaviour engine's own
             # end-to-end test with a learnt scene is test_node_scene_models.py
             "autostart": True, "engine": "motion_baseline", "image_topic": CAMERA, "qos_reliability": "reliable",
-            "qos_depth": 100,
+            "qos_depth": 100, "output_depth": 50,
             "diagnostics_period_s": 0.5, "ground_frame": "map", "camera_pose": [*POSE.translation, *POSE.rotation]})
         procs.append(stack)
         deadline = time.monotonic() + 60
@@ -111,7 +112,7 @@ def stack(tmp_path_factory):
                           + int(heat()["dropped_frames"]) == 90, timeout=60), heat()
         mirror = lambda: status("tvau_query_alone: query service")  # noqa: E731
         assert spin_until(node, lambda: int(mirror().get("events_assembled", 0)) >= int(heat()["processed"]) - 2,
-                          timeout=30), (mirror(), heat())
+                          timeout=30), json.dumps({"query_alone": mirror(), "heatmap": heat()})
         camera = [stamp_to_ns(m.header.stamp) for m in col.messages[CAMERA]]
         yield node, camera, early, status, clip
     finally:

@@ -76,6 +76,8 @@ PARAMETERS = {
     "image_topic": ("/camera/image_raw", "camera topic, for the pixels (own process only)"),
     "compressed": (False, "the camera topic is sensor_msgs/CompressedImage (own process only)"),
     "qos_reliability": ("best_effort", "camera subscription reliability (own process only)"),
+    "qos_depth": (10, "camera subscription history depth; the heatmap and events subscriptions keep "
+                      "at least 50 (own process only)"),
     "config": ("", "pipeline config YAML: threshold, smoothing, max_side, evidence limits (own process only)"),
     "buffer_frames": (300, "camera frames kept to rebuild clips (own process only)"),
 }
@@ -139,12 +141,15 @@ class QueryNode(Node):
                                 threshold=cfg.regions.threshold, smoothing_sigma=cfg.regions.smoothing_sigma)
         inputs = MutuallyExclusiveCallbackGroup()
         camera_type = CompressedImage if p["compressed"] else Image
+        # an event is mirrored only once its image, heatmap and event all arrived: a query node
+        # starved of CPU for a second must not lose one of the three to a short history
+        depth = int(p["qos_depth"])
         self.create_subscription(camera_type, p["image_topic"], self._on_image,
-                                 qos_profile(p["qos_reliability"], 10), callback_group=inputs)
-        self.create_subscription(Image, p["heatmap_topic"], self._on_heatmap, qos_profile("reliable", 20),
-                                 callback_group=inputs)
-        self.create_subscription(AnomalyEvent, p["events_topic"], self._on_event, qos_profile("reliable", 50),
-                                 callback_group=inputs)
+                                 qos_profile(p["qos_reliability"], depth), callback_group=inputs)
+        self.create_subscription(Image, p["heatmap_topic"], self._on_heatmap,
+                                 qos_profile("reliable", max(50, depth)), callback_group=inputs)
+        self.create_subscription(AnomalyEvent, p["events_topic"], self._on_event,
+                                 qos_profile("reliable", max(50, depth)), callback_group=inputs)
         return mirror
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
