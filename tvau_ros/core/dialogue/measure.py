@@ -4,7 +4,8 @@ The heatmaps of a window play the part of the dataset's masks: each frame's smoo
 above the pipeline's threshold is a binary mask (the ShanghaiTech case of the annotation
 pipeline), and from there every step is the annotation's own function:
 ``observe_frame`` (colours on the background-suppressed frame, box, extent, borders touched),
-``associate`` (binary-mask timelines), ``measure_timelines`` (refinement, ground camera,
+``associate`` (binary-mask timelines), ``stitch_fragments`` (pieces and hand-overs of one
+target rejoined), ``measure_timelines`` (refinement, ground camera,
 entry/exit side, turns, speed states, consistency check, stated colours) and
 ``target_annotation`` (the facts the dialogue sentences are made of). Frames are measured at
 the dataset's resolution (long side ``measure_side``) and each frame's observations are cached,
@@ -29,6 +30,7 @@ from tvau_ros.data.annotation.dialogue import TargetAnnotation
 from tvau_ros.data.annotation.extraction import FrameObservation, illumination_gain
 from tvau_ros.data.annotation.pipeline import (AnnotateConfig, TargetResult, background_image,
                                                measure_timelines, observe_frame, target_annotation)
+from tvau_ros.data.annotation.stitching import merge_timelines, stitch_fragments
 from tvau_ros.data.annotation.timeline import TargetTimeline, associate
 
 
@@ -166,17 +168,22 @@ def merge_fragments(timelines: list[TargetTimeline], tracks: list[int]) -> list[
             groups[best].append(tl)
         else:
             groups[-len(groups) - 1] = [tl]  # a target of its own, untracked
-    out = []
-    for track, members in groups.items():
-        by_frame: dict[int, FrameObservation] = {}
-        for obs in (o for member in members for o in member.observations):
-            if obs.frame not in by_frame or obs.mask_area > by_frame[obs.frame].mask_area:
-                by_frame[obs.frame] = obs
-        merged = TargetTimeline(0, None, [by_frame[f] for f in sorted(by_frame)])
-        out.append((merged, max(track, 0)))
+    out = [(merge_timelines(members), max(track, 0)) for track, members in groups.items()]
     out.sort(key=lambda pair: pair[0].start)
     for i, (tl, _) in enumerate(out, start=1):
         tl.track_id = i
+    return out
+
+
+def _stitched(pairs: list[tuple[TargetTimeline, int]], fps: float, records: list[FrameRecord],
+              config: MeasureConfig) -> list[tuple[TargetTimeline, int]]:
+    """``stitch_fragments`` over (timeline, track) pairs: a joined target keeps its first track."""
+    groups = stitch_fragments([t for t, _ in pairs], fps, records[0].index, records[-1].index,
+                              config.annotate.stitch)
+    out = []
+    for n, group in enumerate(groups, start=1):
+        track = next((pairs[i][1] for i in group if pairs[i][1]), 0)
+        out.append((merge_timelines([pairs[i][0] for i in group], n), track))
     return out
 
 
@@ -249,7 +256,8 @@ def _measure(view: EvidenceView, config: MeasureConfig, observations: list[Frame
     timelines = associate(observations, use_ids=False, max_gap=annotate.max_gap)
     links = [_link_track(t.observations, regions, factor, config.link_iou) for t in timelines]
     shortest = max(annotate.min_observations, int(round(config.min_target_s * view.fps)))
-    kept = [(t, track) for t, track in merge_fragments(timelines, links) if len(t.observations) >= shortest]
+    kept = [(t, track) for t, track in _stitched(merge_fragments(timelines, links), view.fps, records, config)
+            if len(t.observations) >= shortest]
     if not kept:
         return []
     _, results = measure_timelines([t for t, _ in kept], ww, wh, view.fps, annotate)

@@ -17,6 +17,7 @@ from tvau_ros.data.annotation.dialogue import DialogueSample, TargetAnnotation, 
 from tvau_ros.data.annotation.extraction import (FrameObservation, extract_observations,
                                                  illumination_gain, mask_values)
 from tvau_ros.data.annotation.ground import GroundCamera, estimate_camera
+from tvau_ros.data.annotation.stitching import StitchConfig, merge_timelines, stitch_fragments
 from tvau_ros.data.annotation.timeline import (TargetTimeline, TimelineAttributes, associate,
                                                refine_timeline, suppress_background)
 from tvau_ros.data.annotation.trajectory import Trajectory, derive_trajectory
@@ -39,6 +40,7 @@ class AnnotateConfig:
     anchor_stride: int = 8        # boxes are written every this many frames plus at events
     chunk: int = 64               # frames decoded at once
     background_samples: int = 25  # frames in the median background (0: no background weighting)
+    stitch: StitchConfig = field(default_factory=StitchConfig)  # binary masks: fragments of one target rejoined
 
 
 @dataclass
@@ -216,6 +218,9 @@ def annotate_video(sample: VideoSample, config: AnnotateConfig = AnnotateConfig(
     mode = mask_mode(masks, sample.tracks)
     use_ids = mode == "ids"
     timelines = associate(collect_observations(sample, masks, config, use_ids), use_ids, config.max_gap)
+    if not use_ids:
+        groups = stitch_fragments(timelines, sample.fps, 0, sample.num_frames - 1, config.stitch)
+        timelines = [merge_timelines([timelines[i] for i in group], n) for n, group in enumerate(groups, start=1)]
     del masks
     kept = [t for t in timelines if len(t.observations) >= config.min_observations]
     result = VideoAnnotation(sample.name, "abnormal", mask_mode=mode,
