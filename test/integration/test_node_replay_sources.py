@@ -82,6 +82,26 @@ def test_looped_video_keeps_stamps_increasing_at_the_requested_rate(node, tmp_pa
     assert msgs[0].encoding == "bgr8" and msgs[0].header.frame_id == "camera_optical_frame"
 
 
+def test_interrupting_a_looping_replay_mid_publish_exits_cleanly(node, tmp_path):
+    # Seen in scripts/bench_node.py: SIGINT while the publishing thread was inside publish() raised
+    # InvalidHandle in that thread (the node was destroyed under it).
+    path = tmp_path / "v.mp4"
+    with Mp4Writer(path, fps=10) as writer:
+        for image in bag_frames(4):
+            writer.write(image)
+    col = Collector(node)
+    col.add(Image, "/tvau_rs/stop/image", qos_profile("best_effort", 10))
+    proc = start_node("replay", "tvau_replay_stop", {"topic": "/tvau_rs/stop/image", "source": str(path),
+                                                     "loop": True, "rate": 0.0, "wait_for_subscribers": 1})
+    try:
+        assert spin_until(node, lambda: len(col.messages["/tvau_rs/stop/image"]) >= 20, timeout=60), proc.lines
+        assert proc.stop() == 0, "".join(proc.lines)
+        assert not any("Traceback" in line or "Exception" in line for line in proc.lines), "".join(proc.lines)
+    finally:
+        proc.stop()
+        col.close()
+
+
 def test_image_folder_replay(node, tmp_path):
     for i, image in enumerate(bag_frames(3)):
         cv2.imwrite(str(tmp_path / f"{i}.png"), image[:, :, ::-1])

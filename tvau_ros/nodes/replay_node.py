@@ -81,6 +81,7 @@ class ReplayNode(Node):
                          if p("camera_info") else None)
         self.published = 0
         self.done = threading.Event()
+        self.stop = threading.Event()   # set before the node is destroyed: the loop must not publish after
         self.error: str | None = None
         self._camera: CameraIntrinsics | None = None
 
@@ -101,7 +102,8 @@ class ReplayNode(Node):
         wanted = int(self.param("wait_for_subscribers"))
         deadline = time.monotonic() + float(self.param("wait_timeout_s"))
         while wanted and self.image_pub.get_subscription_count() < wanted and time.monotonic() < deadline:
-            time.sleep(0.05)
+            if self.stop.wait(0.05):
+                return
         if wanted and self.image_pub.get_subscription_count() < wanted:
             self.get_logger().warning(f"only {self.image_pub.get_subscription_count()} of {wanted} subscribers "
                                       "after the timeout; publishing anyway")
@@ -124,7 +126,7 @@ class ReplayNode(Node):
         start_ros = self.get_clock().now().nanoseconds
         offset_ns = 0  # media time of the current loop's start on the replay timeline
         source = self.source
-        while rclpy.ok():
+        while rclpy.ok() and not self.stop.is_set():
             first = last = None
             for frame in source:
                 if max_frames and self.published >= max_frames:
@@ -134,14 +136,14 @@ class ReplayNode(Node):
                 media = offset_ns + frame.time_ns - first
                 if rate > 0:
                     delay = start_wall + media / NS_PER_S / rate - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
+                    if delay > 0 and self.stop.wait(delay):
+                        return
                     stamp = frame.time_ns if original else start_ros + int(media / rate)
                 else:
                     stamp = frame.time_ns if original else self.get_clock().now().nanoseconds
-                self._publish(frame, stamp, encoding)
-                if not rclpy.ok():
+                if self.stop.is_set() or not rclpy.ok():
                     return
+                self._publish(frame, stamp, encoding)
             if not loop or first is None:
                 return
             offset_ns += (last - first) + int(NS_PER_S / source.fps)
@@ -189,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        node.stop.set()
+        worker.join(timeout=5.0)   # a publish racing destroy_node raises InvalidHandle in the thread
         node.destroy_node()
         rclpy.try_shutdown()
     return code
