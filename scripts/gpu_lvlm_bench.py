@@ -221,6 +221,24 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def bad_argument(args: argparse.Namespace) -> str | None:
+    """The first bad command-line value, named, or None (checked before torch is imported)."""
+    for name in ("frames", "new_tokens", "repeats"):
+        if getattr(args, name) < 1:
+            return f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}"
+    if not args.budget_s > 0:
+        return f"--budget-s must be > 0, got {args.budget_s}"
+    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    unknown = [s for s in shapes if s not in ("7b", "3b")]
+    if not shapes or unknown:
+        return f"--shapes {args.shapes!r}: expected 7b and/or 3b, comma-separated"
+    for size in args.sizes.split(","):
+        parts = size.lower().split("x")
+        if len(parts) != 2 or not all(p.strip().isdigit() and int(p) >= 28 for p in parts):
+            return f"--sizes {args.sizes!r}: expected WxH[,WxH...] of at least 28x28, got {size!r}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", default="7b,3b", help="comma-separated: 7b, 3b (default both)")
@@ -234,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="do not use the Qwen tokenizer even if installed")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
+    problem = bad_argument(args)
+    if problem:
+        print(f"gpu_lvlm_bench: error: {problem}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     import torch
 
@@ -247,11 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"this benchmark needs a GPU (use --tiny for the CPU check)", file=sys.stderr)
             return 2
         device, shapes = "cuda", [s.strip() for s in args.shapes.split(",") if s.strip()]
-        try:
-            sizes = [tuple(int(v) for v in s.lower().split("x"))[::-1] for s in args.sizes.split(",")]
-        except ValueError:
-            print(f"gpu_lvlm_bench: --sizes {args.sizes!r}: expected WxH[,WxH...]", file=sys.stderr)
-            return 2
+        sizes = [tuple(int(v) for v in s.lower().split("x"))[::-1] for s in args.sizes.split(",")]
     codec, tokenizer = make_codec(args.stand_in_tokenizer)
     print(json.dumps({"torch": torch.__version__, "transformers": __import__("transformers").__version__,
                       "peft": __import__("peft").__version__, "tokenizer": tokenizer,

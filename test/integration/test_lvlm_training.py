@@ -98,6 +98,18 @@ def test_gpu_benchmark_cpu_mode_runs_the_same_code_path():
         assert gpu.returncode == 2 and "no CUDA device is available" in gpu.stderr
 
 
+@pytest.mark.parametrize("args,message", [
+    (["--frames", "0"], "--frames must be >= 1, got 0"),
+    (["--new-tokens", "-3"], "--new-tokens must be >= 1, got -3"),
+    (["--budget-s", "0"], "--budget-s must be > 0"),
+    (["--shapes", "7b,13b"], "--shapes '7b,13b': expected 7b and/or 3b"),
+    (["--sizes", "448x448,640"], "got '640'"),
+])
+def test_gpu_benchmark_refuses_bad_arguments_in_one_line(args, message):
+    done = _run([sys.executable, "scripts/gpu_lvlm_bench.py", *args])
+    assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
 def _cuda_available() -> bool:
     import torch
 

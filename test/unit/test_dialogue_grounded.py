@@ -141,18 +141,24 @@ class Generator:
 
     def __init__(self, text, pause: threading.Event | None = None):
         self.text, self.pause, self.calls = text, pause, []
+        self.fps, self.words_streamed, self.stream_closed = [], 0, False
 
-    def generate(self, frames, heatmaps, question, history, stream=False):
+    def generate(self, frames, heatmaps, question, history, stream=False, fps=None):
         self.calls.append((frames.shape, heatmaps.shape, question, list(history)))
+        self.fps.append(fps)
         if not stream:
             return self.text
         return self._stream()
 
     def _stream(self):
-        for word in self.text.split():
-            if self.pause is not None:
-                self.pause.wait(5)
-            yield word + " "
+        try:
+            for word in self.text.split():
+                if self.pause is not None:
+                    self.pause.wait(5)
+                self.words_streamed += 1
+                yield word + " "
+        finally:
+            self.stream_closed = True
 
 
 def test_a_generator_answerer_plugs_in_and_its_wrong_claims_are_flagged(pipeline):
@@ -171,6 +177,9 @@ def test_a_generator_answerer_plugs_in_and_its_wrong_claims_are_flagged(pipeline
     frames_shape, heatmaps_shape, _, history = gen.calls[-1]
     assert frames_shape[1:] == (H, W, 3) and heatmaps_shape[1:] == (H, W) and frames_shape[0] <= 16
     assert len(history) == 2   # bounded history
+    stamps = [f.stamp_ns for f in pipeline.store.window(0, 1 << 62)[-1].frames]
+    native = (len(stamps) - 1) / ((stamps[-1] - stamps[0]) / 1e9)
+    assert all(f is not None and 0 < f <= native + 1e-6 for f in gen.fps)   # the rate it was sampled at
 
 
 def test_sessions_unknown_expired_busy_and_evicted(pipeline):
@@ -248,6 +257,8 @@ def test_cancel_before_and_while_answering(pipeline):
     gate.set()
     thread.join(10)
     assert result["error"].code == "cancelled"
+    generator = slow.slot.get().generator
+    assert generator.stream_closed and generator.words_streamed < len(generator.text.split())  # stopped early
     slow.ask("Is there any anomaly?", "z", WHOLE)   # the session is free again
 
 

@@ -2,6 +2,7 @@
 generate, streaming, LoRA save / load / merge, what trains, bad folders and bad inputs."""
 import json
 import re
+import threading
 
 import numpy as np
 import pytest
@@ -117,6 +118,23 @@ def test_generate_and_stream_give_the_same_greedy_answer(tokenizer, base_state):
     assert "And where did it go?" in tokenizer.decode(kwargs["input_ids"][0].tolist())
 
 
+def test_closing_a_stream_stops_the_generation(tokenizer, base_state):
+    answerer = _answerer(tokenizer, base_state, lora=False)
+    answerer.eos_id = None           # random weights: never stop on their own before max_new_tokens
+    frames, heat = _clip()
+    steps = []
+    answerer.model.register_forward_hook(lambda *_: steps.append(1))
+    assert len(list(answerer.generate(frames, heat, QUESTION, max_new_tokens=40, stream=True))) > 1
+    full, steps[:] = len(steps), []
+    stream = answerer.generate(frames, heat, QUESTION, max_new_tokens=40, stream=True)
+    next(stream)
+    stream.close()                   # a cancelled query; returns once the generation has stopped
+    still_running = [t for t in threading.enumerate() if t.name == "lvlm-generate"]
+    for thread in still_running:
+        thread.join(60)              # (so that the count below is final either way)
+    assert not still_running and full == 40 and len(steps) < full / 2
+
+
 def test_stream_reraises_a_generation_failure(tokenizer, base_state, monkeypatch):
     answerer = _answerer(tokenizer, base_state, lora=False)
     frames, heat = _clip()
@@ -175,6 +193,13 @@ def test_the_query_service_loads_it_by_name_from_a_model_folder(tokenizer, base_
     with pytest.raises(LvlmFilesError, match=str(tmp_path / "missing")):
         build_answerer("qwen2_5_vl", model_path=str(tmp_path / "missing"))
     folder = _save_model_folder(base_state, tmp_path / "qwen")
+    if not torch.cuda.is_available():   # a GPU device asked for on a machine without one: a clear error
+        with pytest.raises(ValueError, match=r"device 'cuda' is not available here \(0 CUDA device"):
+            build_answerer("qwen2_5_vl", model_path=str(folder), device="cuda")
+    with pytest.raises(ValueError, match="not a torch device"):
+        build_answerer("qwen2_5_vl", model_path=str(folder), device="gpu0")
+    with pytest.raises(ValueError, match="unknown dtype 'fp8'"):
+        build_answerer("qwen2_5_vl", model_path=str(folder), dtype="fp8")
     answerer = build_answerer("qwen2_5_vl", model_path=str(folder), dtype="float32")
     assert isinstance(answerer, GeneratorAnswerer) and answerer.name == "qwen2_5_vl"
     frames, heat = _clip(2)

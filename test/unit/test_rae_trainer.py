@@ -123,6 +123,15 @@ def test_bad_training_configs_name_the_setting(tmp_path):
         ({"rae": {"width": 2}}, r"unknown RAE setting\(s\) \['width'\]"),
         ({"lora": {"r": 0}}, "lora r must be a positive integer"),
         ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"lr": "fast"}, "lr must be a number >= 0"),
+        ({"weight_decay": -0.1}, "weight_decay must be a number >= 0"),
+        ({"grad_clip": True}, "grad_clip must be a number >= 0"),
+        ({"seed": 1.5}, "seed must be an integer >= 0"),
+        ({"limit": 0}, "limit must be a positive integer or null"),
+        ({"max_side": "big"}, "max_side must be a positive integer or null"),
+        ({"dataset": 3}, "dataset must be a non-empty string"),
+        ({"val_dialogues": ["a.jsonl"]}, "val_dialogues must be a path or null"),
+        ({"lora": [1, 2]}, "lora must be a mapping"),
     ]
     for override, message in cases:
         path = tmp_path / "bad.yaml"

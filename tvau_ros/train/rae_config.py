@@ -50,6 +50,7 @@ class RaeTrainConfig:
     limit: int | None = None                          # first N dialogues only (smoke runs)
 
     def __post_init__(self) -> None:
+        self._check_types()
         unknown = sorted(set(self.model) - MODEL_KEYS)
         if unknown:
             raise ValueError(f"unknown model setting(s) {unknown}; known: {sorted(MODEL_KEYS)}")
@@ -72,6 +73,30 @@ class RaeTrainConfig:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         self.settings()  # checks rae / video / lora sections
         LoraSettings(**self.lora)
+
+    def _check_types(self) -> None:
+        """Every key's type, before any data is loaded (a wrong one would surface hours later)."""
+        def fail(name: str, what: str) -> None:
+            raise ValueError(f"{name} must be {what}, got {getattr(self, name)!r}")
+
+        for name in ("dataset", "train_dialogues", "out_dir", "heatmap_mode", "heatmap_source", "answer_choice"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                fail(name, "a non-empty string")
+        if self.val_dialogues is not None and not isinstance(self.val_dialogues, str):
+            fail("val_dialogues", "a path or null")
+        for name in ("model", "lora", "rae", "video"):
+            if not isinstance(getattr(self, name), dict):
+                fail(name, "a mapping")
+        for name in ("lr", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                fail(name, "a number >= 0 (grad_clip 0: no clipping)")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            fail("seed", "an integer >= 0")
+        for name in ("limit", "max_side"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                fail(name, "a positive integer or null")
 
     def settings(self) -> AnswererSettings:
         video = dataclass_from_dict(VideoSettings, dict(self.video), "video", "video")

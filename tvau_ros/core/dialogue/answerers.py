@@ -207,12 +207,25 @@ def _when(target: MeasuredTarget, turn: Turn) -> str:
 
 class TextGenerator(Protocol):
     def generate(self, frames: np.ndarray, heatmaps: np.ndarray, question: str, history: list,
-                 stream: bool = False) -> str | Iterator[str]: ...
+                 stream: bool = False, fps: float | None = None) -> str | Iterator[str]: ...
+
+
+def sampled_fps(stamps_ns: list[int]) -> float | None:
+    """Frames per second of frames sampled at these stamps (None: fewer than two, or one instant).
+
+    >>> sampled_fps([0, 500_000_000, 1_000_000_000])
+    2.0
+    """
+    if len(stamps_ns) < 2 or stamps_ns[-1] <= stamps_ns[0]:
+        return None
+    return (len(stamps_ns) - 1) / ((stamps_ns[-1] - stamps_ns[0]) / 1e9)
 
 
 class GeneratorAnswerer:
     """A ``TextGenerator`` (the LVLM) as a ``TextAnswerer``: it sees the window's frames and
-    heatmaps (at most ``max_frames``, evenly sampled), the question and the history."""
+    heatmaps (at most ``max_frames``, evenly sampled, with the rate they were sampled at, so the
+    model's time axis matches the stream's), the question and the history. A cancelled query
+    closes the generator's stream, which stops the generation."""
 
     def __init__(self, generator: TextGenerator, name: str = "lvlm", max_frames: int = 16):
         self.generator, self.name, self.max_frames = generator, name, max_frames
@@ -222,13 +235,21 @@ class GeneratorAnswerer:
         pick = np.unique(np.linspace(0, len(frames) - 1, min(self.max_frames, len(frames))).round().astype(int))
         images = np.stack([frames[i].image for i in pick])
         heatmaps = np.stack([frames[i].heatmap for i in pick]).astype(np.float32)
+        fps = sampled_fps([frames[i].stamp_ns for i in pick])
+        args = (images, heatmaps, turn.question, list(turn.history))
         if on_text is None:
-            return str(self.generator.generate(images, heatmaps, turn.question, list(turn.history), stream=False))
+            return str(self.generator.generate(*args, stream=False, fps=fps))
         text = ""
-        for piece in self.generator.generate(images, heatmaps, turn.question, list(turn.history), stream=True):
-            turn.check_cancel()
-            text += piece
-            on_text(text)
+        stream = self.generator.generate(*args, stream=True, fps=fps)
+        try:
+            for piece in stream:
+                turn.check_cancel()
+                text += piece
+                on_text(text)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
         return text.strip()
 
 

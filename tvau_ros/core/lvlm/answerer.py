@@ -132,6 +132,29 @@ def tint_frames(frames: np.ndarray, heatmaps: np.ndarray, alpha: float = 0.6) ->
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+def check_device(device: str) -> str:
+    """``device`` if torch can use it here; a ValueError naming it otherwise (before any weight loads).
+
+    >>> check_device("cpu")
+    'cpu'
+    >>> check_device("tpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: device 'tpu' is not a torch device (cpu, cuda, cuda:N, mps)
+    """
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a torch device (cpu, cuda, cuda:N, mps)") from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (parsed.index or 0) >= count:
+            raise ValueError(f"device {device!r} is not available here ({count} CUDA device(s) visible to torch)")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} is not available here")
+    return device
+
+
 def _dtype(value: str | torch.dtype) -> torch.dtype | str:
     if isinstance(value, torch.dtype) or value == "auto":
         return value
@@ -168,15 +191,19 @@ class LvlmAnswerer:
                         dtype: str | torch.dtype = "auto", settings: AnswererSettings | None = None) -> LvlmAnswerer:
         """A Qwen2.5-VL folder (3B / 7B Instruct) and, optionally, an answerer folder written by
         ``tvau train rae`` (RAE + LoRA). Missing or partial files raise ``LvlmFilesError``
-        naming the file; nothing is downloaded."""
+        naming the file, a device torch cannot use here or an unknown dtype ``ValueError``,
+        both before any weight is read; nothing is downloaded."""
         from tvau_ros.core.backbones.qwen2_5_vl import Qwen25VLBackbone
 
         folder = check_qwen_folder(model_path)
         meta = check_answerer_folder(adapter) if adapter is not None else None
+        device, torch_dtype = check_device(device), _dtype(dtype)
         try:
-            backbone = Qwen25VLBackbone.from_pretrained(folder, layers=(1,), dtype=_dtype(dtype), device=device)
+            backbone = Qwen25VLBackbone.from_pretrained(folder, layers=(1,), dtype=torch_dtype, device=device)
         except (OSError, ValueError) as exc:
             raise LvlmFilesError(f"Qwen2.5-VL folder {folder}: cannot load ({exc})") from None
+        except RuntimeError as exc:   # e.g. out of GPU memory while moving the weights
+            raise ValueError(f"Qwen2.5-VL folder {folder}: cannot load on {device} ({exc})") from None
         template = folder / "chat_template.json"  # newer folders keep the template beside the tokenizer
         if getattr(backbone.tokenizer, "chat_template", None) is None and template.is_file():
             backbone.tokenizer.chat_template = json.loads(template.read_text(encoding="utf-8")).get("chat_template")
@@ -414,15 +441,23 @@ class LvlmAnswerer:
                 "pad_token_id": self.pad_id}
 
     def _stream(self, kwargs: dict) -> Iterator[str]:
-        from transformers import TextIteratorStreamer
+        """Text pieces as generated. Closing the iterator early (a cancelled query) stops the
+        generation at its next token instead of letting it run to ``max_new_tokens``."""
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         streamer = TextIteratorStreamer(self.codec, skip_prompt=True, skip_special_tokens=True)
         failure: list[BaseException] = []
+        stop = threading.Event()
+
+        class _Stopped(StoppingCriteria):
+            def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+                return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device)
 
         def work() -> None:
             try:
                 with torch.inference_mode():
-                    self.model.generate(**kwargs, streamer=streamer)
+                    self.model.generate(**kwargs, streamer=streamer,
+                                        stopping_criteria=StoppingCriteriaList([_Stopped()]))
             except BaseException as exc:  # re-raised in the consumer's thread
                 failure.append(exc)
                 streamer.end()
@@ -431,10 +466,13 @@ class LvlmAnswerer:
         thread.start()
 
         def pieces() -> Iterator[str]:
-            for text in streamer:
-                if text:
-                    yield text
-            thread.join()
+            try:
+                for text in streamer:
+                    if text:
+                        yield text
+            finally:   # also on close(): the consumer stopped listening
+                stop.set()
+                thread.join()
             if failure:
                 raise failure[0]
 
