@@ -32,6 +32,15 @@ def test_legs_split_off_the_body_are_one_target():
     assert all(o.mask_area == 300 for o in merged.observations)   # per frame the largest piece
 
 
+def test_slivers_of_someone_entering_through_the_border_are_one_target():
+    # entering from the left, the first frames show two slivers of a few pixels, 8 px apart
+    # (less than one body height of the person once inside, more than the slivers' own height)
+    walker = TargetTimeline(0, None, [obs(f, 0, 100, h=3 if f < 30 else 30, w=2 if f < 30 else 10)
+                                      for f in range(20, 120)])
+    sliver = TargetTimeline(0, None, [obs(f, 0, 111, h=3, w=2) for f in range(20, 30)])
+    assert stitch_fragments([walker, sliver], FPS, 0, 119) == [[0, 1]]
+
+
 def test_a_target_unseen_for_a_moment_continues_where_it_vanished():
     before = line(range(10, 50), 40, 100)
     after = line(range(58, 120), 40 + 2 * 48, 100)    # 8 frames unseen, moved on at its speed

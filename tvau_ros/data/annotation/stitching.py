@@ -62,19 +62,22 @@ def merge_timelines(members: list[TargetTimeline], track_id: int = 0) -> TargetT
     return TargetTimeline(track_id, None, observations)
 
 
-def _touching(a: FrameObservation, b: FrameObservation, adjacency: float) -> bool:
+def _touching(a: FrameObservation, b: FrameObservation, adjacency: float, height: float = 1.0) -> bool:
     ax1, ay1, ax2, ay2 = a.extent
     bx1, by1, bx2, by2 = b.extent
     gap = np.hypot(max(0, bx1 - ax2, ax1 - bx2), max(0, by1 - ay2, ay1 - by2))
-    return gap <= adjacency * max(a.height, b.height, 1)
+    return gap <= adjacency * max(a.height, b.height, height)
 
 
 def _touching_share(a: TargetTimeline, b: TargetTimeline, adjacency: float, of_shared: bool = False) -> float:
-    """Share of ``b``'s frames (or of the frames both are seen in) where the two touch."""
+    """Share of ``b``'s frames (or of the frames both are seen in) where the two touch; the
+    distance is in heights of the target in that frame, or of ``a``'s median height when larger
+    (slivers of someone cut by the image border are a few pixels tall)."""
     shared = [(o, m) for o in b.observations if (m := a.at(o.frame)) is not None]
     if not shared:
         return 0.0
-    touching = sum(_touching(o, m, adjacency) for o, m in shared)
+    height = float(np.median([o.height for o in a.observations]))
+    touching = sum(_touching(o, m, adjacency, height) for o, m in shared)
     return touching / (len(shared) if of_shared else len(b.observations))
 
 
