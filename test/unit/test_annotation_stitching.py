@@ -41,6 +41,28 @@ def test_slivers_of_someone_entering_through_the_border_are_one_target():
     assert stitch_fragments([walker, sliver], FPS, 0, 119) == [[0, 1]]
 
 
+def test_something_thrown_is_part_of_the_thrower():
+    thrower = line(range(0, 100), 100, 60, vx=0.0)
+    flight = [TargetTimeline(0, None, [obs(f, 112, 95 + 12 * (f - 50), h=5, w=5)]) for f in range(50, 54)]
+    flight.append(line(range(54, 70), 112, 95 + 48, vx=0.0, h=5, w=5))   # lands 2 heights away, stays
+    assert stitch_fragments([thrower, *flight], FPS, 0, 99) == [[0, 1, 2, 3, 4, 5]]
+
+
+def test_a_small_blob_far_from_anyone_or_walking_in_stays_apart():
+    walker = line(range(0, 100), 20, 60, vx=0.0)
+    far = line(range(30, 60), 250, 60, vx=0.0, h=5, w=5)            # 7 heights away
+    entering = line(range(30, 60), 0, 100, vx=1.0, h=5, w=5)        # small, through the left border
+    assert sorted(stitch_fragments([walker, far, entering], FPS, 0, 99)) == [[0], [1], [2]]
+
+
+def test_a_target_that_fades_to_a_sliver_and_restarts_continues():
+    before = line(range(10, 60), 40, 100)
+    before.observations[-3:] = [obs(f, 40 + 2 * (f - 10), 126, h=4, w=3) for f in range(57, 60)]  # legs only
+    after = TargetTimeline(0, None, [obs(f, 40 + 2 * (f - 10) + 6, 126 if f < 64 else 100, h=4 if f < 64 else 30)
+                                     for f in range(61, 120)])   # 6 px on: within its usual height, not a sliver's
+    assert stitch_fragments([before, after], FPS, 0, 119) == [[0, 1]]
+
+
 def test_a_target_unseen_for_a_moment_continues_where_it_vanished():
     before = line(range(10, 50), 40, 100)
     after = line(range(58, 120), 40 + 2 * 48, 100)    # 8 frames unseen, moved on at its speed

@@ -8,7 +8,9 @@ association breaks one target into several timelines in two ways, both common in
   own that lives inside the bigger one's span, right next to it;
 * **hand-overs**: a target's timeline ends inside the image (it merged with another target's
   mask or was occluded) and a new one starts where it was, a moment later, or while the old one
-  fades out.
+  fades out (distances in the target's usual height: it often ends and restarts as a sliver);
+* **split-offs**: a blob much smaller than a target appears inside the image beside it (a thrown
+  or dropped object, which the ground truth counts as part of the person).
 
 ``stitch_fragments`` rejoins both, and never a timeline that entered through an image border on
 its own after the other one started (a second person walking in beside the first), nor one
@@ -47,6 +49,8 @@ class StitchConfig:
     gap_s: float = 1.0           # a moving target may be unseen this long ...
     reach_per_s: float = 0.6     # ... and move this many heights per second meanwhile
     still_gap_s: float = 4.0     # a target reappearing within one height of where it vanished
+    split_off_area: float = 0.25  # a blob this small against a target, appearing beside it ...
+    split_off_reach: float = 3.0  # ... within this many of its heights: something it threw or dropped
 
 
 def merge_timelines(members: list[TargetTimeline], track_id: int = 0) -> TargetTimeline:
@@ -76,7 +80,7 @@ def _touching_share(a: TargetTimeline, b: TargetTimeline, adjacency: float, of_s
     shared = [(o, m) for o in b.observations if (m := a.at(o.frame)) is not None]
     if not shared:
         return 0.0
-    height = float(np.median([o.height for o in a.observations]))
+    height = _median(a, "height")
     touching = sum(_touching(o, m, adjacency, height) for o, m in shared)
     return touching / (len(shared) if of_shared else len(b.observations))
 
@@ -92,6 +96,24 @@ def _is_piece(a: TargetTimeline, b: TargetTimeline, fps: float, first_frame: int
     return _touching_share(a, b, cfg.adjacency) >= cfg.piece_share
 
 
+def _median(timeline: TargetTimeline, attribute: str) -> float:
+    return float(np.median([getattr(o, attribute) for o in timeline.observations]))
+
+
+def _split_off(a: TargetTimeline, b: TargetTimeline, first_frame: int, cfg: StitchConfig) -> float | None:
+    """How far (in ``a``'s heights) ``b`` appeared from ``a`` when ``b`` is a small blob that
+    appeared inside the image while ``a`` was there (a thrown or dropped object); else None."""
+    first = b.observations[0]
+    near = a.at(first.frame)
+    if (b.start <= first_frame or first.touches or near is None
+            or _median(b, "mask_area") >= cfg.split_off_area * _median(a, "mask_area")):
+        return None
+    ax1, ay1, ax2, ay2 = near.extent
+    bx1, by1, bx2, by2 = first.extent
+    gap = np.hypot(max(0, bx1 - ax2, ax1 - bx2), max(0, by1 - ay2, ay1 - by2)) / max(_median(a, "height"), 1.0)
+    return float(gap) if gap <= cfg.split_off_reach else None
+
+
 def _hand_over(a: TargetTimeline, b: TargetTimeline, fps: float, cfg: StitchConfig) -> tuple | None:
     """A sort key when ``b`` continues ``a`` (smaller = more certain), else None."""
     gap = b.start - a.end
@@ -100,7 +122,8 @@ def _hand_over(a: TargetTimeline, b: TargetTimeline, fps: float, cfg: StitchConf
             return None
         return (0, gap)
     last, first = a.observations[-1], b.observations[0]
-    height = max(last.height, first.height, 1)
+    # a target often ends and restarts as a sliver (occluded, half out of view): its usual height
+    height = max(last.height, first.height, _median(a, "height"), _median(b, "height"))
     dist = float(np.hypot(first.centroid[0] - last.centroid[0], first.centroid[1] - last.centroid[1]))
     if gap <= cfg.gap_s * fps and dist <= height * (1 + cfg.reach_per_s * gap / fps):
         return (1, dist / height)
@@ -121,6 +144,10 @@ def stitch_fragments(timelines: list[TargetTimeline], fps: float, first_frame: i
         order = sorted(range(len(groups)), key=lambda k: merged[k].start)
         pair = next(((j, i) for i in order for j in order
                      if i != j and _is_piece(merged[j], merged[i], fps, first_frame, config)), None)
+        if pair is None:
+            offs = [(gap, j, i) for i in order for j in order
+                    if i != j and (gap := _split_off(merged[j], merged[i], first_frame, config)) is not None]
+            pair = min(offs)[1:] if offs else None
         if pair is None:
             candidates = []
             for i in order:
