@@ -19,7 +19,7 @@ frame, their largest piece (``merge_timelines``).
 
 Measured on the default benchmark's 64 abnormal validation + test videos with ground-truth
 masks as the evidence (``docs/dialogue.md``, "Target count"): the number of targets matches the
-truth in 63 videos instead of 53.
+truth in all 64 videos instead of 53.
 
 >>> from tvau_ros.data.annotation.extraction import FrameObservation
 >>> def obs(f, x, y, h=20):
