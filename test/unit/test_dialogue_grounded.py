@@ -142,13 +142,15 @@ class Generator:
     def __init__(self, text, pause: threading.Event | None = None):
         self.text, self.pause, self.calls = text, pause, []
         self.fps, self.words_streamed, self.stream_closed = [], 0, False
+        self.streams = []   # held here, so only an explicit close() (not garbage collection) closes them
 
     def generate(self, frames, heatmaps, question, history, stream=False, fps=None):
         self.calls.append((frames.shape, heatmaps.shape, question, list(history)))
         self.fps.append(fps)
         if not stream:
             return self.text
-        return self._stream()
+        self.streams.append(self._stream())
+        return self.streams[-1]
 
     def _stream(self):
         try:

@@ -133,6 +133,9 @@ def test_closing_a_stream_stops_the_generation(tokenizer, base_state):
     for thread in still_running:
         thread.join(60)              # (so that the count below is final either way)
     assert not still_running and full == 40 and len(steps) < full / 2
+    steps[:] = []
+    answerer.generate(frames, heat, QUESTION, max_new_tokens=40, stream=True).close()   # never read
+    assert not steps and not any(t.name == "lvlm-generate" for t in threading.enumerate())
 
 
 def test_stream_reraises_a_generation_failure(tokenizer, base_state, monkeypatch):

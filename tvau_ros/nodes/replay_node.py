@@ -193,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         node.stop.set()
         worker.join(timeout=5.0)   # a publish racing destroy_node raises InvalidHandle in the thread
+        if worker.is_alive():
+            print("tvau node replay: warning: the source did not stop within 5 s; exiting anyway",
+                  file=sys.stderr, flush=True)
         node.destroy_node()
         rclpy.try_shutdown()
     return code

@@ -65,12 +65,6 @@ class RaeTrainConfig:
             raise ValueError(f"heatmap_source must be ground_truth or none, got {self.heatmap_source!r}")
         if self.answer_choice not in ("first", "random"):
             raise ValueError(f"answer_choice must be first or random, got {self.answer_choice!r}")
-        for name in ("num_frames", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         self.settings()  # checks rae / video / lora sections
         LoraSettings(**self.lora)
 
@@ -87,10 +81,19 @@ class RaeTrainConfig:
         for name in ("model", "lora", "rae", "video"):
             if not isinstance(getattr(self, name), dict):
                 fail(name, "a mapping")
-        for name in ("lr", "weight_decay", "grad_clip"):
+        def number(value: Any) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+        if not (number(self.lr) and self.lr > 0):
+            fail("lr", "a positive number")
+        if not (number(self.weight_decay) and self.weight_decay >= 0):
+            fail("weight_decay", "a number >= 0")
+        if not (number(self.grad_clip) and self.grad_clip >= 0):
+            fail("grad_clip", "a number >= 0 (0: no clipping)")
+        for name in ("num_frames", "epochs", "batch_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                fail(name, "a number >= 0 (grad_clip 0: no clipping)")
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+                fail(name, "a positive integer")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             fail("seed", "an integer >= 0")
         for name in ("limit", "max_side"):

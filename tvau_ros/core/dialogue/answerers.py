@@ -210,15 +210,14 @@ class TextGenerator(Protocol):
                  stream: bool = False, fps: float | None = None) -> str | Iterator[str]: ...
 
 
-def sampled_fps(stamps_ns: list[int]) -> float | None:
-    """Frames per second of frames sampled at these stamps (None: fewer than two, or one instant).
+def sampled_fps(picked: int, covered: float, fps: float) -> float:
+    """The rate of ``picked`` frames sampled evenly from ``covered`` frames of a stream at ``fps``
+    (the LVLM's training clips use it too, ``core/lvlm/dialogue_data.py``).
 
-    >>> sampled_fps([0, 500_000_000, 1_000_000_000])
-    2.0
+    >>> sampled_fps(16, 240, 15.0)   # 16 of the 240 frames of 16 s
+    1.0
     """
-    if len(stamps_ns) < 2 or stamps_ns[-1] <= stamps_ns[0]:
-        return None
-    return (len(stamps_ns) - 1) / ((stamps_ns[-1] - stamps_ns[0]) / 1e9)
+    return fps * picked / max(covered, 1.0)
 
 
 class GeneratorAnswerer:
@@ -235,7 +234,8 @@ class GeneratorAnswerer:
         pick = np.unique(np.linspace(0, len(frames) - 1, min(self.max_frames, len(frames))).round().astype(int))
         images = np.stack([frames[i].image for i in pick])
         heatmaps = np.stack([frames[i].heatmap for i in pick]).astype(np.float32)
-        fps = sampled_fps([frames[i].stamp_ns for i in pick])
+        rate = turn.view.fps
+        fps = sampled_fps(len(pick), (frames[-1].stamp_ns - frames[0].stamp_ns) / 1e9 * rate + 1, rate)
         args = (images, heatmaps, turn.question, list(turn.history))
         if on_text is None:
             return str(self.generator.generate(*args, stream=False, fps=fps))

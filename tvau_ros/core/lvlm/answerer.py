@@ -463,9 +463,9 @@ class LvlmAnswerer:
                 streamer.end()
 
         thread = threading.Thread(target=work, name="lvlm-generate", daemon=True)
-        thread.start()
 
         def pieces() -> Iterator[str]:
+            thread.start()   # here, not before: a stream closed before it was read never generates
             try:
                 for text in streamer:
                     if text:

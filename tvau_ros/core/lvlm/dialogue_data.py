@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tvau_ros.core.dialogue.answerers import sampled_fps
 from tvau_ros.data.annotation.dialogue import DialogueSample, read_jsonl
 from tvau_ros.data.dataset import VideoSample, load_dataset
 
@@ -154,6 +155,6 @@ def load_dialogue_clips(dialogues: str | Path | Sequence[DialogueSample], datase
         all_frames = video.read_frames(0, video.num_frames)
         frames = _shrink(all_frames[indices], max_side)
         heat = _shrink_maps(source(video, indices), max_side) if source is not None else None
-        fps = float(video.fps) * len(indices) / max(video.num_frames, 1)
+        fps = sampled_fps(len(indices), video.num_frames, float(video.fps))
         clips.append(DialogueClip(sample, frames, heat, indices, fps))
     return clips
