@@ -4,8 +4,8 @@ The heatmaps of a window play the part of the dataset's masks: each frame's smoo
 above the pipeline's threshold is a binary mask (the ShanghaiTech case of the annotation
 pipeline), and from there every step is the annotation's own function:
 ``observe_frame`` (colours on the background-suppressed frame, box, extent, borders touched),
-``associate`` (binary-mask timelines), ``stitch_fragments`` (pieces and hand-overs of one
-target rejoined), ``measure_timelines`` (refinement, ground camera,
+``associate`` (binary-mask timelines), ``stitch_timelines`` (pieces, hand-overs and
+split-offs of one target rejoined), ``measure_timelines`` (refinement, ground camera,
 entry/exit side, turns, speed states, consistency check, stated colours) and
 ``target_annotation`` (the facts the dialogue sentences are made of). Frames are measured at
 the dataset's resolution (long side ``measure_side``) and each frame's observations are cached,
@@ -30,7 +30,7 @@ from tvau_ros.data.annotation.dialogue import TargetAnnotation
 from tvau_ros.data.annotation.extraction import FrameObservation, illumination_gain
 from tvau_ros.data.annotation.pipeline import (AnnotateConfig, TargetResult, background_image,
                                                measure_timelines, observe_frame, target_annotation)
-from tvau_ros.data.annotation.stitching import merge_timelines, stitch_fragments
+from tvau_ros.data.annotation.stitching import merge_timelines, stitch_timelines
 from tvau_ros.data.annotation.timeline import TargetTimeline, associate
 
 
@@ -177,18 +177,13 @@ def merge_fragments(timelines: list[TargetTimeline], tracks: list[int]) -> list[
 
 def _stitched(pairs: list[tuple[TargetTimeline, int]], fps: float, records: list[FrameRecord],
               config: MeasureConfig) -> list[tuple[TargetTimeline, int]]:
-    """``stitch_fragments`` over (timeline, track) pairs: a joined target keeps the track of its
+    """``stitch_timelines`` over (timeline, track) pairs: a joined target keeps the track of its
     first tracked member. Different tracks are joined too when the rules say so: the pipeline's
     tracker renumbers a target it lost (keeping them apart lowered faithfulness on the benchmark's
     validation + test dialogues from 89.7 to 81.8 %); the other track's behaviour label and ground
     point are then not used."""
-    groups = stitch_fragments([t for t, _ in pairs], fps, records[0].index, records[-1].index,
-                              config.annotate.stitch)
-    out = []
-    for n, group in enumerate(groups, start=1):
-        track = next((pairs[i][1] for i in group if pairs[i][1]), 0)
-        out.append((merge_timelines([pairs[i][0] for i in group], n), track))
-    return out
+    joined = stitch_timelines([t for t, _ in pairs], fps, records[0].index, records[-1].index, config.annotate.stitch)
+    return [(timeline, next((pairs[i][1] for i in group if pairs[i][1]), 0)) for timeline, group in joined]
 
 
 def _withhold_colours(facts: TargetAnnotation, result: TargetResult) -> None:

@@ -17,7 +17,7 @@ from tvau_ros.data.annotation.dialogue import DialogueSample, TargetAnnotation, 
 from tvau_ros.data.annotation.extraction import (FrameObservation, extract_observations,
                                                  illumination_gain, mask_values)
 from tvau_ros.data.annotation.ground import GroundCamera, estimate_camera
-from tvau_ros.data.annotation.stitching import StitchConfig, merge_timelines, stitch_fragments
+from tvau_ros.data.annotation.stitching import StitchConfig, stitch_timelines
 from tvau_ros.data.annotation.timeline import (TargetTimeline, TimelineAttributes, associate,
                                                refine_timeline, suppress_background)
 from tvau_ros.data.annotation.trajectory import Trajectory, derive_trajectory
@@ -219,8 +219,7 @@ def annotate_video(sample: VideoSample, config: AnnotateConfig = AnnotateConfig(
     use_ids = mode == "ids"
     timelines = associate(collect_observations(sample, masks, config, use_ids), use_ids, config.max_gap)
     if not use_ids:
-        groups = stitch_fragments(timelines, sample.fps, 0, sample.num_frames - 1, config.stitch)
-        timelines = [merge_timelines([timelines[i] for i in group], n) for n, group in enumerate(groups, start=1)]
+        timelines = [t for t, _ in stitch_timelines(timelines, sample.fps, 0, sample.num_frames - 1, config.stitch)]
     del masks
     kept = [t for t in timelines if len(t.observations) >= config.min_observations]
     result = VideoAnnotation(sample.name, "abnormal", mask_mode=mode,

@@ -19,8 +19,8 @@ may come through a border: a target entering is often cut into a fading sliver a
 (refusing those cost 3.6 points of faithfulness on the benchmark). Merged timelines keep, per
 frame, their largest piece (``merge_timelines``). Cost: each pair of
 timelines that could be one target (by their spans) is judged once, plus once per merge for the
-merged one (200 fragments: 0.2 s when they are short flickers, 1.1 s when they
-overlap for a minute, on one core).
+merged one (200 fragments: 0.17 s when they are short flickers, 1.1 s when they
+overlap for a minute, on one core: ``scripts/bench_stitching.py``).
 
 Measured on the default benchmark's 64 abnormal validation + test videos with ground-truth
 masks as the evidence (``docs/dialogue.md``, "Target count"): the number of targets matches the
@@ -38,6 +38,7 @@ truth in all 64 videos instead of 53.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,14 +60,18 @@ class StitchConfig:
     split_off_reach: float = 3.0  # ... within this many of its heights: something it threw or dropped
 
 
+def _largest_per_frame(observations: Iterable[FrameObservation]) -> list[FrameObservation]:
+    by_frame: dict[int, FrameObservation] = {}
+    for obs in observations:
+        if obs.frame not in by_frame or obs.mask_area > by_frame[obs.frame].mask_area:
+            by_frame[obs.frame] = obs
+    return [by_frame[f] for f in sorted(by_frame)]
+
+
 def merge_timelines(members: list[TargetTimeline], track_id: int = 0) -> TargetTimeline:
     """One timeline of several: per frame, the observation with the largest mask. With a
     ``track_id``, the observations (shared with ``members``, not copied) are given that id."""
-    by_frame: dict[int, FrameObservation] = {}
-    for obs in (o for member in members for o in member.observations):
-        if obs.frame not in by_frame or obs.mask_area > by_frame[obs.frame].mask_area:
-            by_frame[obs.frame] = obs
-    observations = [by_frame[f] for f in sorted(by_frame)]
+    observations = _largest_per_frame(o for member in members for o in member.observations)
     if track_id:
         for obs in observations:
             obs.track_id = track_id
@@ -75,25 +80,25 @@ def merge_timelines(members: list[TargetTimeline], track_id: int = 0) -> TargetT
 
 @dataclass
 class _Group:
-    """Timelines joined so far, with what the rules look up."""
+    """Timelines joined so far (per frame their largest piece), with what the rules look up."""
     members: list[int]
     frames: dict[int, FrameObservation]
-    height: float      # median box height
-    area: float        # median mask area
-
-    index: np.ndarray = None    # frames, ascending
-    extents: np.ndarray = None  # (N, 4) inclusive x1, y1, x2, y2 per frame
+    index: np.ndarray    # frames, ascending
+    extents: np.ndarray  # (N, 4) inclusive x1, y1, x2, y2 per frame
+    height: float        # median box height
+    area: float          # median mask area
 
     @classmethod
-    def of(cls, members: list[int], timeline: TargetTimeline) -> _Group:
-        obs = timeline.observations
-        return cls(members, {o.frame: o for o in obs}, float(np.median([o.height for o in obs])),
-                   float(np.median([o.mask_area for o in obs])),
-                   np.array([o.frame for o in obs]), np.array([o.extent for o in obs], dtype=np.float64))
+    def of(cls, members: list[int], observations: list[FrameObservation]) -> _Group:
+        """``observations``: one per frame, in frame order."""
+        return cls(members, {o.frame: o for o in observations}, np.array([o.frame for o in observations]),
+                   np.array([o.extent for o in observations], dtype=np.float64),
+                   float(np.median([o.height for o in observations])),
+                   float(np.median([o.mask_area for o in observations])))
 
-    @property
-    def observations(self) -> list[FrameObservation]:
-        return list(self.frames.values())
+    def joined(self, other: _Group) -> _Group:
+        return _Group.of(self.members + other.members, _largest_per_frame([*self.frames.values(),
+                                                                            *other.frames.values()]))
 
     @property
     def first(self) -> FrameObservation:
@@ -198,7 +203,7 @@ def stitch_fragments(timelines: list[TargetTimeline], fps: float, first_frame: i
 
     ``first_frame`` / ``last_frame``: the frames the observations cover (a timeline there was
     not split off anything / did not end)."""
-    groups = {i: _Group.of([i], tl) for i, tl in enumerate(timelines) if tl.observations}
+    groups = {i: _Group.of([i], tl.observations) for i, tl in enumerate(timelines) if tl.observations}
     heap: list[tuple] = []
 
     def judge(ia: int, ib: int) -> None:
@@ -215,13 +220,18 @@ def stitch_fragments(timelines: list[TargetTimeline], fps: float, first_frame: i
         _, keep, gone = heapq.heappop(heap)
         if keep not in groups or gone not in groups:
             continue   # judged before one of them was merged into something else
-        a, b = groups.pop(keep), groups.pop(gone)
-        members = a.members + b.members
-        joined = merge_timelines([TargetTimeline(0, None, a.observations), TargetTimeline(0, None, b.observations)])
-        groups[next_id] = _Group.of(members, joined)
+        groups[next_id] = groups.pop(keep).joined(groups.pop(gone))
         for other in list(groups):
             if other != next_id:
                 judge(next_id, other)
                 judge(other, next_id)
         next_id += 1
     return sorted((sorted(g.members) for g in groups.values()), key=lambda g: min(timelines[i].start for i in g))
+
+
+def stitch_timelines(timelines: list[TargetTimeline], fps: float, first_frame: int, last_frame: int,
+                     config: StitchConfig = StitchConfig()) -> list[tuple[TargetTimeline, list[int]]]:
+    """``stitch_fragments``, each group merged (``merge_timelines``, track ids 1, 2, ... by first
+    frame), with the indices of its members."""
+    groups = stitch_fragments(timelines, fps, first_frame, last_frame, config)
+    return [(merge_timelines([timelines[i] for i in group], n), group) for n, group in enumerate(groups, start=1)]
