@@ -46,6 +46,11 @@ def test_per_scene_models_and_an_evaluation_of_every_frame(root, tmp_path, capsy
         report = json.loads((out / "test" / name / "report.json").read_text())
         assert report["frame"]["num_videos"] == len(videos) and "episodes" in report
     assert "micro AUC by anomaly type" in printed and "false ep/min" in printed
+    # detection recall: the object-level engine reports its objects, the heatmap engine none
+    recall = rows[0]["object_recall"]
+    assert recall["targets"] == rows[0]["episodes"]["targets"] > 0 and recall["boxes"] > 0
+    assert 0.0 <= recall["recall_iou_0.5"] <= recall["recall_iou_0.1"] <= 100.0
+    assert rows[2]["object_recall"] is None and "object recall" in printed
 
 
 def test_every_frame_gets_a_score_from_the_pipeline(root):

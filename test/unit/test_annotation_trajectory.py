@@ -56,6 +56,17 @@ def test_turns_on_the_ground_with_direction_and_frame(waypoints, expected):
         assert abs(turn.frame - frame) <= 3
 
 
+def test_a_turn_must_also_be_seen_in_the_image_not_only_on_the_ground():
+    # there and back along the depth: near the camera the feet move a body height in the image;
+    # far away the same metres are a few pixels, which is what jitter or a hidden foot does there
+    near = ground_path([(0, 0, 8), (1.5, 0, 12), (3, 0, 8)])
+    far = ground_path([(0, 0, 40), (1.5, 0, 48), (3, 0, 40)])
+    frames = np.arange(len(far))
+    assert len(derive_trajectory(timeline_on_ground(near), FPS, CAMERA).turns) == 1
+    assert detect_turns(frames, far, FPS), "on the ground alone the far one is a turn"
+    assert derive_trajectory(timeline_on_ground(far), FPS, CAMERA).turns == []
+
+
 def test_speed_states_walk_then_run_anchored_at_the_change():
     pos = ground_path([(0, -6, 15), (3, -2.1, 15), (5, 5.9, 15)])  # 1.3 m/s for 3 s, then 4 m/s
     states = speed_states(np.arange(len(pos)), pos, FPS)

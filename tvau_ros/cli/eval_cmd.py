@@ -246,6 +246,16 @@ def _print_tables(tables: dict[str, list[dict]], what: str = "every frame") -> N
             print(f"{'method':<28}" + "".join(f"{g[:12]:>13}" for g in groups))
             for row in rows:
                 print(f"{row['method']:<28}" + "".join(f"{row[key].get(g, float('nan')):>13.1f}" for g in groups))
+        recalls = [(row["method"], row.get("object_recall")) for row in rows if row.get("object_recall")]
+        if recalls:
+            print("\nobject recall of the abnormal targets' boxes (any engine object, whatever its score)")
+            print(f"{'method':<28}{'IoU>=0.5':>10}{'IoU>=0.1':>10}{'small':>8}{'medium':>8}{'large':>8}"
+                  f"{'targets seen half':>19}")
+            for name, rec in recalls:
+                sizes = "".join(f"{rec['by_size'].get(s, {}).get('recall_iou_0.5', float('nan')):>8.1f}"
+                                for s in ("small", "medium", "large"))
+                print(f"{name:<28}{rec['recall_iou_0.5']:>10.1f}{rec['recall_iou_0.1']:>10.1f}{sizes}"
+                      f"{rec['targets_seen_half']:>12}/{rec['targets']:<6}")
 
 
 def _run_pipeline(args: argparse.Namespace) -> int:

@@ -125,11 +125,13 @@ def extract_regions(
 @dataclass
 class FrameRegions:
     """One frame's analysis: its score, its anomalous regions (>= threshold) and, when the
-    config asks for them, every candidate region down to ``candidate_threshold``."""
+    config asks for them, every candidate region down to ``candidate_threshold``; ``objects``:
+    the box of every object an object-level engine scored, whatever its score (detection recall)."""
 
     score: float
     regions: list[Region] = field(default_factory=list)
     candidates: list[Region] = field(default_factory=list)
+    objects: list[Box] = field(default_factory=list)
 
 
 def _rescaled(region: Region, from_hw: tuple[int, int], to_hw: tuple[int, int]) -> Region:
@@ -151,8 +153,8 @@ def analyse_frame(heatmap: np.ndarray, source_size: tuple[int, int], cfg: Region
     [60, 20, 30, 20]
     >>> scored = [Region(Box(30, 10, 15, 10), 0.9, 0.9, 0.06, "fast"), Region(Box(0, 0, 5, 5), 0.3, 0.3, 0.01)]
     >>> out = analyse_frame(hm, (80, 120), RegionConfig(candidate_threshold=0.2), engine_regions=scored)
-    >>> round(out.score, 2), [r.label for r in out.regions], len(out.candidates)
-    (0.9, ['fast'], 2)
+    >>> round(out.score, 2), [r.label for r in out.regions], len(out.candidates), len(out.objects)
+    (0.9, ['fast'], 2, 2)
     """
     if engine_regions is not None:
         shape = heatmap.shape[:2]
@@ -160,7 +162,7 @@ def analyse_frame(heatmap: np.ndarray, source_size: tuple[int, int], cfg: Region
         score = ranked[0].peak_score if ranked else 0.0
         regions = [r for r in ranked if r.peak_score >= cfg.threshold][: cfg.max_regions]
         candidates = [r for r in ranked if r.peak_score >= cfg.candidate_threshold] if cfg.candidate_threshold else []
-        return FrameRegions(float(score), regions, candidates)
+        return FrameRegions(float(score), regions, candidates, [r.box for r in ranked])
     smoothed = smooth_heatmap(heatmap, cfg.smoothing_sigma)
     regions = extract_regions(smoothed, source_size, cfg)
     candidates = []

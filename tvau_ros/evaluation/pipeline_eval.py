@@ -10,7 +10,10 @@ score and regions the node would publish for it; the evaluation keeps
   their score threshold from high to low; the pipeline's own threshold, which decides what
   the node publishes and what counts as an episode, is unchanged),
 * the anomaly episodes at the shipped threshold: false episodes per minute of normal video,
-  and how many abnormal targets get an episode that lies on them.
+  and how many abnormal targets get an episode that lies on them,
+* for object-level engines, every object's box whatever its score: how many of the abnormal
+  targets' ground-truth boxes the engine sees as an object at all (detection recall), which
+  bounds what its scoring can find.
 
 >>> sorted(size_class(h) for h in (8, 25, 60))
 ['large', 'medium', 'small']
@@ -54,6 +57,7 @@ class VideoRun:
     detections: list[Detection] = field(default_factory=list)   # candidates, for RBDC/TBDC
     episodes: list[dict] = field(default_factory=list)          # EpisodeLog.records at the end
     episode_boxes: dict[int, list[tuple[int, tuple]]] = field(default_factory=dict)  # track -> (frame, box)
+    objects: dict[int, list[tuple]] = field(default_factory=dict)  # frame -> every engine object's box
     seconds: float = 0.0
 
 
@@ -68,6 +72,9 @@ def run_video(video: VideoSample, pipeline: AnomalyPipeline) -> VideoRun:
             return
         for index, analysed in zip(evidence.new_frame_indices, evidence.frame_results, strict=True):
             run.scores[index] = analysed.score
+            if analysed.objects:
+                run.objects[index] = [(float(b.x), float(b.y), float(b.x_max), float(b.y_max))
+                                      for b in analysed.objects]
             for region in analysed.candidates or analysed.regions:
                 b = region.box
                 run.detections.append(Detection(video.name, index, (float(b.x), float(b.y), float(b.x_max),
@@ -125,6 +132,52 @@ def episode_summary(videos: Sequence[VideoSample], runs: dict[str, VideoRun], tr
             "normal_minutes": round(normal_minutes, 2), "episodes_off_target_abnormal": stray,
             "targets": targets, "targets_with_episode": found,
             "target_episode_recall": 100.0 * found / targets if targets else None}
+
+
+RECALL_IOU = (0.5, 0.1)   # a target box counts as seen by an object box at IoU >= 0.5 (and, looser, 0.1)
+
+
+def object_recall(videos: Sequence[VideoSample], runs: dict[str, VideoRun], truth: dict[str, dict]) -> dict | None:
+    """Detection recall of the abnormal targets: the share of their ground-truth boxes (one per
+    target and frame) that some engine object overlaps with IoU >= each of ``RECALL_IOU``,
+    overall and per size class (``size_class`` of the box's height), plus the targets seen in at
+    least half of their frames; None for an engine that reports no objects (a heatmap engine).
+
+    >>> from types import SimpleNamespace as NS
+    >>> run = VideoRun(np.zeros(2), objects={0: [(0.0, 0.0, 9.0, 19.0)]})
+    >>> truth = {"v": {1: {0: (0, 0, 9, 19), 1: (0, 0, 9, 19)}}}
+    >>> out = object_recall([NS(name="v", is_abnormal=True)], {"v": run}, truth)
+    >>> out["recall_iou_0.5"], out["targets_seen_half"], out["by_size"]["medium"]["recall_iou_0.5"]
+    (50.0, 1, 50.0)
+    """
+    if not any(run.objects for run in runs.values()):
+        return None
+    counts: dict[str, list[int]] = {}   # size class or "all" -> [boxes, seen at each IoU]
+    seen_half, targets = 0, 0
+    for video in videos:
+        if not video.is_abnormal:
+            continue
+        objects = runs[video.name].objects
+        for frames in truth[video.name].values():
+            targets += 1
+            seen_frames = 0
+            for frame, box in frames.items():
+                best = max((box_iou(box, o) for o in objects.get(frame, ())), default=0.0)
+                for key in ("all", size_class(box[3] - box[1] + 1)):
+                    row = counts.setdefault(key, [0] * (1 + len(RECALL_IOU)))
+                    row[0] += 1
+                    for i, iou in enumerate(RECALL_IOU):
+                        row[1 + i] += best >= iou
+                seen_frames += best >= RECALL_IOU[0]
+            seen_half += bool(frames) and seen_frames >= 0.5 * len(frames)
+
+    def rates(row: list[int]) -> dict:
+        return {"boxes": row[0], **{f"recall_iou_{iou}": round(100.0 * n / max(row[0], 1), 1)
+                                    for iou, n in zip(RECALL_IOU, row[1:], strict=True)}}
+
+    total = rates(counts.get("all", [0] * (1 + len(RECALL_IOU))))
+    return {**total, "targets": targets, "targets_seen_half": seen_half,
+            "by_size": {name: rates(counts[name]) for _, _, name in SIZE_CLASSES if name in counts}}
 
 
 def median_target_height(boxes: dict[int, dict[int, tuple]]) -> float:
@@ -202,8 +255,10 @@ def evaluate_runs(name: str, videos: Sequence[VideoSample], runs: dict[str, Vide
            "micro_auc_by_type": breakdown_micro_auc(videos, runs, anomaly_types),
            "micro_auc_by_size": breakdown_micro_auc(
                videos, runs, lambda v: [size_class(median_target_height(truth[v.name]))]),
-           "episodes": episode_summary(videos, runs, truth, options.beta)}
+           "episodes": episode_summary(videos, runs, truth, options.beta),
+           "object_recall": object_recall(videos, runs, truth)}
     evaluation.report["episodes"] = row["episodes"]
+    evaluation.report["object_recall"] = row["object_recall"]
     evaluation.report["micro_auc_by_type"] = row["micro_auc_by_type"]
     evaluation.report["micro_auc_by_size"] = row["micro_auc_by_size"]
     return evaluation, row

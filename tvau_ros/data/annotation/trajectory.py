@@ -11,7 +11,9 @@
 * Speed states: ground speed over +-``SPEED_WINDOW_S`` thresholded into ``SPEED_STATES``
   (m/s); runs shorter than ``MIN_STATE_S`` are merged into their longer neighbour.
 * Turns: heading change above ``TURN_MIN_DEG`` between the ``TURN_WINDOW_S`` before and after a
-  frame (each leg at least ``TURN_MIN_LEG_M`` long); the strongest frame of each run of such
+  frame (each leg at least ``TURN_MIN_LEG_M`` long on the ground, and one of them at least
+  ``TURN_MIN_LEG_BODY`` of the target's median height in the image: far from the camera a
+  pixel of jitter or a partly hidden foot is a metre on the ground); the strongest frame of each run of such
   frames is the turn. ``left``/``right`` is from the target's own point of view.
 """
 from __future__ import annotations
@@ -34,6 +36,7 @@ MIN_STATE_S = 0.6
 TURN_WINDOW_S = 0.8
 TURN_MIN_DEG = 45.0
 TURN_MIN_LEG_M = 0.8
+TURN_MIN_LEG_BODY = 0.4
 _SIDE_NORMALS = {"left": (-1, 0), "right": (1, 0), "top": (0, -1), "bottom": (0, 1)}
 
 
@@ -202,14 +205,33 @@ def speed_states(frames: np.ndarray, pos: np.ndarray, fps: float,
     return states
 
 
-def detect_turns(frames: np.ndarray, pos: np.ndarray, fps: float) -> list[Turn]:
-    """Turns of a ground track (X right, Z away from the camera, metres)."""
+def image_track(timeline: TargetTimeline, fps: float) -> tuple[np.ndarray, float]:
+    """((N, 2) smoothed centroid in pixels per frame start..end, interpolated where unseen;
+    the target's median height in pixels)."""
+    n = timeline.end - timeline.start + 1
+    idx = np.array([o.frame - timeline.start for o in timeline.observations])
+    centroids = np.array([o.centroid for o in timeline.observations], dtype=np.float64)
+    pos = np.stack([np.interp(np.arange(n), idx, centroids[:, d]) for d in range(2)], axis=1)
+    height = float(np.median([o.height for o in timeline.observations]))
+    return smooth(pos, max(3, int(round(SMOOTH_S * fps)) | 1)), height
+
+
+def detect_turns(frames: np.ndarray, pos: np.ndarray, fps: float,
+                 image: tuple[np.ndarray, float] | None = None) -> list[Turn]:
+    """Turns of a ground track (X right, Z away from the camera, metres); with ``image``
+    (``image_track``), one of the two legs must also move ``TURN_MIN_LEG_BODY`` body heights in
+    the image (the other may be foreshortened: a walk into the depth)."""
     w = max(2, int(round(TURN_WINDOW_S * fps)))
     candidates = []
     for i in range(w, len(frames) - w):
         v_in, v_out = pos[i] - pos[i - w], pos[i + w] - pos[i]
         if min(np.linalg.norm(v_in), np.linalg.norm(v_out)) < TURN_MIN_LEG_M:
             continue
+        if image is not None:
+            pixels, height = image
+            legs = (np.linalg.norm(pixels[i] - pixels[i - w]), np.linalg.norm(pixels[i + w] - pixels[i]))
+            if max(legs) < TURN_MIN_LEG_BODY * height:  # one leg may be foreshortened (into the depth)
+                continue
         angle = np.degrees(np.arctan2(v_in[0] * v_out[1] - v_in[1] * v_out[0], float(np.dot(v_in, v_out))))
         if abs(angle) > TURN_MIN_DEG:
             candidates.append((i, float(angle)))
@@ -250,7 +272,7 @@ def derive_trajectory(timeline: TargetTimeline, fps: float, camera: GroundCamera
         entry_side=_border_side(first.touches, _centre(after) - _centre(first), leaving=False),
         exit_side=_border_side(last.touches, _centre(last) - _centre(before), leaving=True),
         entry_frame=first.frame, exit_frame=last.frame,
-        turns=detect_turns(frames, pos, fps),
+        turns=detect_turns(frames, pos, fps, image_track(timeline, fps)),
         speed_states=speed_states(frames, pos, fps, measured),
         distance_m=float(np.linalg.norm(np.diff(pos, axis=0), axis=1).sum()) if len(pos) > 1 else 0.0,
     )
