@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from tvau_ros.core.pipeline import AnomalyPipeline
-from tvau_ros.core.types import NS_PER_S, Evidence
+from tvau_ros.core.types import NS_PER_S, Box, Evidence
 from tvau_ros.data.dataset import VideoSample
 from tvau_ros.metrics.boxes import box_iou
 from tvau_ros.metrics.gt_regions import mask_region_box
@@ -61,6 +61,11 @@ class VideoRun:
     seconds: float = 0.0
 
 
+def _corners(box: Box) -> tuple[float, float, float, float]:
+    """(x1, y1, x2, y2) inclusive corners, as the metrics take boxes."""
+    return float(box.x), float(box.y), float(box.x_max), float(box.y_max)
+
+
 def run_video(video: VideoSample, pipeline: AnomalyPipeline) -> VideoRun:
     """Stream ``video`` through ``pipeline`` (frames stamped at the video's fps) and collect its outputs."""
     frames = video.read_frames()
@@ -73,17 +78,12 @@ def run_video(video: VideoSample, pipeline: AnomalyPipeline) -> VideoRun:
         for index, analysed in zip(evidence.new_frame_indices, evidence.frame_results, strict=True):
             run.scores[index] = analysed.score
             if analysed.objects:
-                run.objects[index] = [(float(b.x), float(b.y), float(b.x_max), float(b.y_max))
-                                      for b in analysed.objects]
+                run.objects[index] = [_corners(b) for b in analysed.objects]
             for region in analysed.candidates or analysed.regions:
-                b = region.box
-                run.detections.append(Detection(video.name, index, (float(b.x), float(b.y), float(b.x_max),
-                                                                    float(b.y_max)), float(region.peak_score)))
+                run.detections.append(Detection(video.name, index, _corners(region.box), float(region.peak_score)))
             for region in analysed.regions:
                 if region.track_id:
-                    b = region.box
-                    run.episode_boxes.setdefault(region.track_id, []).append(
-                        (index, (float(b.x), float(b.y), float(b.x_max), float(b.y_max))))
+                    run.episode_boxes.setdefault(region.track_id, []).append((index, _corners(region.box)))
 
     started = time.perf_counter()
     for t, frame in enumerate(frames):
