@@ -43,6 +43,22 @@ def test_target_numbers_are_matched_by_the_time_spans_of_the_trajectory_answer()
     assert table["by_kind"]["count"] == {"claims": 2, "agree": 1, "percent": 50.0}
 
 
+def test_answer_targets_are_paired_one_to_one_with_the_true_targets_they_overlap_most():
+    # a limper walking the whole clip, two chasers passing it: the first answer target (a chaser
+    # whose span starts with the limper's first frames) must not take the limper's long span
+    def person(start, end, top):
+        return {"start": start, "end": end, "attributes": {"top_color": top, "bottom_color": None},
+                "trajectory": {"entry_side": "left", "exit_side": "right", "turns": [], "speed_states": []}}
+    truths = [person(0, 163, "yellow"), person(7, 73, "blue"), person(19, 89, "brown")]
+    answers = {"motion": "Target 1: The person runs from frame 0 to frame 72. Target 2: The person runs from frame "
+                         "7 to frame 88. Target 3: The person moves slowly from frame 30 to frame 163.",
+               "appearance": "Target 1: A person wearing a blue top. Target 2: A person wearing a brown top. "
+                             "Target 3: A person wearing a yellow top."}
+    tally = Tally()
+    score_answers(answers, truths, 15.0, tally)
+    assert tally.table()["by_kind"]["colour"]["agree"] == 3 and tally.table()["by_kind"]["time_span"]["agree"] == 3
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     root = tmp_path_factory.mktemp("dialogue_eval")

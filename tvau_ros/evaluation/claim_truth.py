@@ -2,7 +2,8 @@
 
 Claims are read from the answer text (``extract_claims``, frame anchors). "Target k" of a
 video's answers is matched to a true abnormal target by the time span the same video's
-trajectory (else motion) answer gives target k; without one, by start order. Rules:
+trajectory (else motion) answer gives target k (one-to-one, the largest total overlap);
+without one, by start order. Rules:
 
 * ``count``: the number of true abnormal targets;
 * ``colour``: the true top (top / front) or bottom (bottom / back) colour; "mostly X": either;
@@ -28,6 +29,8 @@ its own (the annotation's speed states are its weakest output, see its README).
 from __future__ import annotations
 
 from collections import Counter
+
+import numpy as np
 
 from tvau_ros.core.dialogue.claims import Claim, extract_claims
 
@@ -67,17 +70,27 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int], slack: float) -> bool:
     return inter / union >= 0.5 or (abs(a[0] - b[0]) <= slack and abs(a[1] - b[1]) <= slack)
 
 
+def _span_iou(a: tuple[int, int], b: tuple[int, int]) -> float:
+    inter = min(a[1], b[1]) - max(a[0], b[0]) + 1
+    return max(inter, 0) / (max(a[1], b[1]) - min(a[0], b[0]) + 1)
+
+
 def _mapping(answers: dict[str, str], truths: list[dict]) -> dict[int, dict]:
-    """Answer target number (0 = the only one) -> true target."""
+    """Answer target number (0 = the only one) -> true target: the one-to-one assignment of the
+    answer's time spans to the true spans with the largest total overlap (intersection over
+    union), so that one long true span does not take the first answer target that touches it;
+    numbers without a span, or overlapping no true span, by start order."""
+    from scipy.optimize import linear_sum_assignment
+
     ordered = sorted(truths, key=lambda t: t["start"])
     spans = _spans(answers.get("trajectory", "")) or _spans(answers.get("motion", ""))
-    mapping, used = {}, set()
-    for k, span in sorted(spans.items()):
-        best = max(range(len(ordered)), default=None,
-                   key=lambda i: min(span[1], ordered[i]["end"]) - max(span[0], ordered[i]["start"]))
-        if best is not None and best not in used:
-            mapping[k] = ordered[best]
-            used.add(best)
+    numbers = sorted(spans)
+    mapping = {}
+    if numbers and ordered:
+        iou = np.array([[_span_iou(spans[k], (t["start"], t["end"])) for t in ordered] for k in numbers])
+        for row, col in zip(*linear_sum_assignment(-iou), strict=True):
+            if iou[row, col] > 0:
+                mapping[numbers[row]] = ordered[col]
     for k in range(0, len(ordered) + 1):  # unmapped numbers: by start order
         if k not in mapping and (k or len(ordered) == 1):
             mapping[k] = ordered[max(k - 1, 0)] if k <= len(ordered) else None
