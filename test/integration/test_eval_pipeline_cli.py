@@ -68,3 +68,31 @@ def test_bad_evaluation_arguments_exit_2_with_one_line(root, tmp_path, capsys, a
     assert main(["eval", "pipeline", "--dataset", str(root), "--out", str(tmp_path / "o"), "--quiet", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_the_person_detector_trains_on_the_benchmark_and_the_engine_evaluates_with_it(root, tmp_path, capsys):
+    import yaml
+    from tvau_data_fixtures import TINY
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(dict(TINY, frames=[60, 75])))
+    weights = tmp_path / "det.safetensors"
+    assert main(["train", "detector", "--dataset", str(root), "--config", str(config), "--out", str(weights),
+                 "--epochs", "1", "--every", "6", "--batch", "2", "--width", "8", "--workers", "1", "--quiet"]) == 0
+    card = yaml.safe_load(weights.with_suffix(".yaml").read_text())
+    assert card["width"] == 8 and card["threshold"] == 0.3 and card["parameters"] > 1000
+    assert 0.0 <= card["validation"]["precision"] <= 100.0 and card["validation"]["videos"] == 1
+    assert card["command"].startswith("tvau train detector") and "--width 8" in card["command"]
+    assert "validation (every 4th video): precision" in capsys.readouterr().out
+    out = tmp_path / "eval"
+    assert main(["eval", "pipeline", "--dataset", str(root), "--split", "test", "--out", str(out), "--quiet",
+                 "--method", "detector=default", "--set", f"detector:behaviour.detector={weights}",
+                 "--set", "detector:scene="]) == 0
+    row = json.loads((out / "summary.json").read_text())["test"][0]
+    assert row["frames"] == sum(v.num_frames for v in load_dataset(root, "test"))
+    assert row["object_recall"]["boxes"] > 0
+    # another generator config renders other videos: an error naming the mismatch, not wrong labels
+    config.write_text(yaml.safe_dump(dict(TINY, frames=[60, 75], seed=6)))
+    assert main(["train", "detector", "--dataset", str(root), "--config", str(config), "--out", str(weights),
+                 "--epochs", "1", "--workers", "1", "--quiet"]) == 2
+    assert "pass the --config and --generator-seed it was generated with" in capsys.readouterr().err

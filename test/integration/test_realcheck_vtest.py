@@ -96,3 +96,23 @@ def test_composites_show_inside_their_masks(built, vtest):
             inside = np.abs(frame - plain).max(axis=2)[mask].mean()
             outside = np.abs(frame - plain).max(axis=2)[far].mean()
             assert inside > 20 and outside < 8 and inside > 4 * outside, (s.name, inside, outside)
+
+
+def test_eval_realcheck_learns_a_scene_model_per_method_and_scores_both_folds(built, tmp_path):
+    out, _ = built
+    report = tmp_path / "eval"
+    run = subprocess.run([sys.executable, "-m", "tvau_ros.cli", "eval", "realcheck", "--dir", str(out),
+                          "--out", str(report), "--quiet", "--method", "behaviour=default",
+                          "--method", "detector=tvau_ros/configs/pipeline_detector.yaml",
+                          "--method", "generic=default", "--set", "generic:scene=''"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr
+    for method in ("behaviour", "detector"):  # each with the objects its own engine sees
+        assert all((report / "scenes" / method / f"vtest_fold_{f}.safetensors").is_file() for f in "ab")
+    assert not (report / "scenes" / "generic").exists()
+    rows = json.loads((report / "summary.json").read_text())["realcheck"]
+    clips = [s for f in "ab" for s in load_dataset(out / f"fold_{f}", "test")]
+    assert [r["method"] for r in rows] == ["behaviour", "detector", "generic"]
+    assert all(r["frames"] == sum(c.num_frames for c in clips) for r in rows)
+    assert all(set(r["micro_auc_by_type"]) == set(KINDS) for r in rows)
+    assert rows[0]["object_recall"]["targets"] == sum(c.is_abnormal for c in clips)

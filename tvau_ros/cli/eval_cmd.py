@@ -322,12 +322,14 @@ def _add_method_options(parser: argparse.ArgumentParser) -> None:
 def _add_realcheck(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "realcheck", help="evaluate pipelines on the real-footage check set (both folds)",
-        description="Learns each fold's scene model from its learning footage, runs every method on the "
+        description="Learns each fold's scene model from its learning footage (per behaviour method, with "
+                    "its config), runs every method on the "
                     "fold's check clips through the node's pipeline, and scores both folds as one set "
                     "(frame AUCs, RBDC/TBDC, AUC per composited kind, false episodes per minute).")
     parser.add_argument("--dir", required=True, metavar="DIR", help="the check set (tvau data realcheck --out)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--scene-dir", metavar="DIR", help="where the folds' scene models go (default OUT/scenes)")
+    parser.add_argument("--scene-dir", metavar="DIR",
+                        help="where the folds' scene models go, one folder per method (default OUT/scenes)")
     _add_method_options(parser)
     parser.set_defaults(func=_run_realcheck, base_threshold=0.1)
 

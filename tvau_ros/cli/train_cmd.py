@@ -1,5 +1,6 @@
 """``tvau train ahd``: build the encoder feature cache and train the AHD head.
-``tvau train rae``: train RAE + LoRA on the annotated dialogues (the paper's stage 2)."""
+``tvau train rae``: train RAE + LoRA on the annotated dialogues (the paper's stage 2).
+``tvau train detector``: the behaviour engine's person detector on the training split."""
 from __future__ import annotations
 
 import argparse
@@ -116,8 +117,39 @@ def _run_rae(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_detector(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from tvau_ros.train.person_detector import DetectorTrainConfig, DetectorTrainingError, train_person_detector
+
+    for name in ("epochs", "every", "batch", "width", "workers", "threads"):
+        if getattr(args, name) < 1:
+            raise CliError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if not 0.0 < args.threshold < 1.0:
+        raise CliError(f"--threshold must be in (0, 1), got {args.threshold}")
+    if not Path(args.dataset).is_dir():
+        raise CliError(f"--dataset {args.dataset}: not a directory")
+    if Path(args.out).suffix != ".safetensors":
+        raise CliError(f"--out {args.out}: expected a .safetensors path (its .yaml card is written beside it)")
+    device = check_device(args.device)
+    torch.set_num_threads(args.threads)
+    cfg = DetectorTrainConfig(args.epochs, args.every, args.batch, width=args.width, threshold=args.threshold,
+                              seed=args.seed)
+    try:
+        card = train_person_detector(args.dataset, args.out, cfg, args.config, args.generator_seed, args.workers,
+                                     device, not args.quiet)
+    except (DetectorTrainingError, FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    val = card["validation"]
+    print(f"detector: {args.out} ({card['parameters']} parameters, {card['train_minutes']} min); validation "
+          f"(every 4th video): precision {val['precision']} %, recall {val['recall']} % at IoU 0.5")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("train", help="train models (AHD; RAE + LoRA)")
+    parser = subparsers.add_parser("train", help="train models (AHD; RAE + LoRA; the person detector)")
     sub = parser.add_subparsers(dest="train_command", metavar="TRAIN_COMMAND")
     ahd = sub.add_parser(
         "ahd", help="train the Anomaly Heatmap Decoder on cached frozen-encoder features",
@@ -160,4 +192,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rae.add_argument("--quiet", action="store_true", help="no progress output")
     add_device_option(rae, "the LVLM and the training")
     rae.set_defaults(func=_run_rae)
+    det = sub.add_parser(
+        "detector", help="train the behaviour engine's person detector on the benchmark's training split",
+        description="Re-renders the training videos of a generated benchmark for every actor's box (targets and "
+                    "normal people), trains the small CenterNet-style detector of the behaviour engine on the stored "
+                    "frames, measures precision and recall on every 4th validation video and writes OUT (.safetensors) "
+                    "with its .yaml card. About 11 min on 2 cores. docs/behaviour.md, 'Objects'.")
+    det.add_argument("--dataset", default="data/default/ubnormal", help="generated benchmark (UBnormal layout)")
+    det.add_argument("--config", default="default", help="generator config it was generated with")
+    det.add_argument("--generator-seed", type=int, default=None, help="generator seed it was generated with "
+                     "(default: the config's)")
+    det.add_argument("--out", default="models/tvau_person_detector.safetensors")
+    det.add_argument("--epochs", type=int, default=6)
+    det.add_argument("--every", type=int, default=4, help="train on every N-th frame of each video")
+    det.add_argument("--batch", type=int, default=16)
+    det.add_argument("--width", type=int, default=32, help="channels of the first stride-4 stage")
+    det.add_argument("--threshold", type=float, default=0.3, help="heatmap peak that counts as a person")
+    det.add_argument("--seed", type=int, default=0)
+    det.add_argument("--workers", type=int, default=2, help="processes re-rendering the videos")
+    det.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    det.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device_option(det, "the training")
+    det.set_defaults(func=_run_detector)
     parser.set_defaults(func=lambda _args: parser.print_help() or 0)

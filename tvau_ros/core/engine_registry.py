@@ -15,9 +15,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tvau_ros.core.config_values import typed_value
 from tvau_ros.core.engine import HeatmapEngine
+
+if TYPE_CHECKING:
+    from tvau_ros.core.behaviour.person_detector import PersonDetector
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".onnx", ".yaml", ".yml", ".json", ".ckpt")
 
@@ -117,7 +121,22 @@ def _behaviour(cfg: dict) -> HeatmapEngine:
             scene = load_scene_model(name, scene_dir(cfg))
         except SceneModelError as exc:
             warning = f"{exc}; using the generic model"
-    return BehaviourEngine(options, generic, scene, warning)
+    detector, detector_warning = _person_detector(options.detector)
+    return BehaviourEngine(options, generic, scene, warning, detector, detector_warning)
+
+
+def _person_detector(name: str) -> tuple[PersonDetector | None, str]:
+    """(detector, warning) for ``behaviour.detector``: a missing or unreadable file leaves the
+    engine on foreground blobs only, and the warning (diagnostics) names the file and why."""
+    if not name:
+        return None, ""
+    from tvau_ros.core.behaviour.person_detector import PersonDetector, PersonDetectorError
+
+    path = resolve_checkpoint(name)
+    try:
+        return PersonDetector.load(path), ""
+    except PersonDetectorError as exc:
+        return None, f"{exc}; using foreground objects only"
 
 
 ENGINES: dict[str, Callable[[dict], HeatmapEngine]] = {

@@ -212,8 +212,10 @@ _WORKER: dict = {}
 
 def _init_worker(factory: PipelineFactory) -> None:
     import cv2
+    import torch
 
     cv2.setNumThreads(1)
+    torch.set_num_threads(1)  # one process per core: a torch model (the person detector) must not oversubscribe
     _WORKER["factory"] = factory
 
 
@@ -265,10 +267,13 @@ def evaluate_runs(name: str, videos: Sequence[VideoSample], runs: dict[str, Vide
 
 
 def make_pipeline(cfg: dict, scene_dir: str | None, video: VideoSample) -> AnomalyPipeline:
-    """The pipeline of ``cfg`` for ``video``: with ``scene_dir``, the video's scene model (a method
-    that sets ``scene`` itself keeps it)."""
+    """The pipeline of ``cfg`` for ``video``: with ``scene_dir``, the video's scene model from there,
+    or from the method's own ``behaviour.scene_dir`` when it sets one (scene models learnt with
+    its own objects); a method that sets ``scene`` itself keeps it."""
     if scene_dir:
-        cfg = {**cfg, "scene": str(video.scene), "behaviour": {**cfg.get("behaviour", {}), "scene_dir": scene_dir}}
+        behaviour = cfg.get("behaviour", {})
+        cfg = {**cfg, "scene": str(video.scene),
+               "behaviour": {**behaviour, "scene_dir": behaviour.get("scene_dir") or scene_dir}}
     return AnomalyPipeline.from_config(cfg=cfg)
 
 

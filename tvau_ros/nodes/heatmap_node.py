@@ -374,9 +374,10 @@ class HeatmapNode(LifecycleNode):
                 notes.append(what)
         if values["processed_fps"] == 0.0 and values["accepted"] == last.get("accepted", 0):
             notes.append("no input")
-        if values.get("engine_scene_warning"):
-            level = max(level, WARN)
-            notes.append(str(values["engine_scene_warning"]))
+        for warning in ("engine_scene_warning", "engine_detector_warning"):
+            if values.get(warning):
+                level = max(level, WARN)
+                notes.append(str(values[warning]))
         message = ", ".join(notes) or "ok"
         self._last_diag = values
         self._diag_pub.publish(conv.diagnostics_msg(f"{self.get_name()}: anomaly pipeline",

@@ -1,6 +1,8 @@
 """The behaviour engine: the default CPU engine of the pipeline (``engine: behaviour``).
 
-Per frame, at ``work_side`` pixels: foreground blobs (``foreground``) -> object tracks
+Per frame, at ``work_side`` pixels: foreground blobs (``foreground``), split where they
+hold several people and completed with people who stopped by the person detector
+(``person_detector``, ``object_fusion``; optional) -> object tracks
 (``objects``) -> each confirmed track's behaviour attributes over seconds (``attributes``)
 -> scored against the scene's normal (``scene_model``) -> the track's score painted on its
 foreground mask (the heatmap) and one region per track carrying the attribute that made it
@@ -16,19 +18,25 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tvau_ros.core.behaviour.attributes import ATTRIBUTES, MOVING, measure
 from tvau_ros.core.behaviour.foreground import BackgroundModel, ForegroundConfig, find_blobs
+from tvau_ros.core.behaviour.object_fusion import FusionConfig, fuse_detections
 from tvau_ros.core.behaviour.objects import ObjectTrack, ObjectTracker, TrackerConfig
 from tvau_ros.core.behaviour.scene_model import SceneModel, SceneModelError, Scoring, TrackRecord
 from tvau_ros.core.config_values import typed_section
 from tvau_ros.core.engine import HeatmapResult
 from tvau_ros.core.types import NS_PER_S, Box, Region
+
+if TYPE_CHECKING:
+    from tvau_ros.core.behaviour.person_detector import PersonDetector
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,8 @@ class BehaviourConfig:
     fg_learning_rate: float = 0.01
     min_blob_fraction: float = 0.00015  # smallest blob, fraction of the work image
     max_objects: int = 64
+    detector: str = ""                 # person detector (a shipped name or a path; '' = foreground only)
+    detector_standalone_score: float = 0.5  # a detection with no foreground under it is an object from this score
 
     def __post_init__(self):
         unknown = sorted(set(self.attributes) - set(ATTRIBUTES))
@@ -89,6 +99,8 @@ class EngineStatus:
     learning: bool = False
     learning_frames: int = 0
     learning_tracks: int = 0
+    detector: str = "off"        # the person detector's file in use ("off": foreground objects only)
+    detector_warning: str = ""   # why the configured detector is not used
     extra: dict = field(default_factory=dict)
 
 
@@ -96,15 +108,18 @@ class BehaviourEngine:
     clip_length = 1
 
     def __init__(self, cfg: BehaviourConfig, generic: SceneModel, scene: SceneModel | None = None,
-                 scene_warning: str = ""):
+                 scene_warning: str = "", detector: PersonDetector | None = None, detector_warning: str = ""):
         self.cfg = cfg
+        self.detector = detector
+        self.fusion = FusionConfig(standalone_score=cfg.detector_standalone_score)
+        self._earlier: deque = deque(maxlen=detector.motion_gap if detector else 1)  # the detector's motion channel
         self.generic = generic
         self.scoring = Scoring(cfg.excess_at_half, cfg.excess_width)
         self.background = BackgroundModel(ForegroundConfig(cfg.fg_min_diff, cfg.fg_k_noise,
                                                            learning_rate=cfg.fg_learning_rate))
         self._protect: np.ndarray | None = None
         self.tracker = ObjectTracker(TrackerConfig())
-        self.status = EngineStatus()
+        self.status = EngineStatus(detector=detector.source if detector else "off", detector_warning=detector_warning)
         self._lock = threading.Lock()
         self._learning: dict[str, TrackRecord] | None = None
         self._learning_frames = 0
@@ -141,6 +156,7 @@ class BehaviourEngine:
             self._frames_seen = 0
             self.background.reset()
             self._protect = None
+            self._earlier.clear()
             self._session += 1
 
     # ------------------------------------------------------------ learning
@@ -234,10 +250,17 @@ class BehaviourEngine:
             self._learning_span = [self._learning_span[0] or stamp_s, stamp_s]
         protect = self._protect if self._protect is not None and self._protect.shape == (wh, ww) else None
         mask = self.background.apply(work, protect)
+        earlier = self._earlier[0] if len(self._earlier) == self._earlier.maxlen else work
+        self._earlier.append(work)
         if not self.background.ready:  # still learning the empty scene
             return self._to_frame(np.zeros((wh, ww), np.float32), [], frame.shape[:2])
         min_area = max(4, int(self.cfg.min_blob_fraction * wh * ww))
         blobs, dropped = find_blobs(mask, min_area, self.cfg.max_objects)
+        if self.detector is not None:
+            boxes, scores = self.detector.detect(work, earlier)
+            blobs = fuse_detections(blobs, boxes, scores, (wh, ww), self.fusion)
+            dropped += max(0, len(blobs) - self.cfg.max_objects)
+            blobs = blobs[:self.cfg.max_objects]
         self.status.objects_dropped += dropped
         tracks = self.tracker.update(blobs, stamp_s, (wh, ww))
         self._protect = np.zeros((wh, ww), np.float32)

@@ -95,11 +95,13 @@ class BackgroundModel:
 
 @dataclass
 class Blob:
-    """One foreground component: box (x, y, w, h) and its mask inside the box."""
+    """One foreground component: box (x, y, w, h) and its mask inside the box. ``continues_only``:
+    seen by the person detector alone, it may continue a track but starts none."""
 
     box: tuple[int, int, int, int]
     mask: np.ndarray
     area: int
+    continues_only: bool = False
 
     @property
     def centre(self) -> tuple[float, float]:

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +66,16 @@ class ObjectTrack:
     hits: int = 0
     first_s: float = 0.0
     state: dict = field(default_factory=dict)  # per-track memory of the attributes (dwell anchor, ...)
+    _memo: dict = field(default_factory=dict, repr=False)  # velocity / own area of the current history
+
+    def _remembered(self, key: tuple, compute: Callable[[], Any]) -> Any:  # noqa: ANN401 - float or a pair
+        """``compute()`` once per state of the history (the tracker asks for each blob)."""
+        version = (len(self.history), self.history[0].stamp_s, self.last.stamp_s, self.last.predicted)
+        if self._memo.get("version") != version:
+            self._memo = {"version": version}
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @property
     def last(self) -> Observation:
@@ -81,6 +92,9 @@ class ObjectTrack:
 
     def own_area(self) -> float:
         """Median blob area of the track's own (not predicted) observations of the last second."""
+        return self._remembered(("own_area",), self._own_area)
+
+    def _own_area(self) -> float:
         areas = [o.area for o in self.window(1.0) if not o.predicted]
         return float(np.median(areas)) if areas else float(self.last.area)
 
@@ -93,6 +107,9 @@ class ObjectTrack:
         """Centre velocity in pixels per second over the ``seconds`` before the last own
         observation: the median of the velocities between observations about 0.2 s apart (one
         wrong match does not send the prediction flying)."""
+        return self._remembered(("velocity", seconds), lambda: self._velocity(seconds))
+
+    def _velocity(self, seconds: float) -> tuple[float, float]:
         own = [o for o in self.history if not o.predicted]
         recent = [o for o in own if o.stamp_s >= own[-1].stamp_s - seconds] if own else []
         recent = recent if len(recent) >= 2 else own[-2:]
@@ -212,7 +229,7 @@ class ObjectTracker:
                      if i in matched_tracks or stamp_s - t.last.stamp_s <= self.cfg.max_missing_s]
         explained = matched_blobs | {groups[r][0] for r, _ in coasting}  # a group's blob is its members
         for c, blob in enumerate(blobs):
-            if c not in explained:
+            if c not in explained and not blob.continues_only:
                 track = ObjectTrack(0, deque(), first_s=stamp_s)
                 self._observe(track, blob, stamp_s, height, width)
                 survivors.append(track)
