@@ -10,7 +10,7 @@ from tvau_ros.core.pipeline_config import load_pipeline_config
 from tvau_ros.data.synthetic.config import load_generator_config
 from tvau_ros.data.synthetic.generate import plan_jobs
 from tvau_ros.data.synthetic.video import render_job
-from tvau_ros.train.person_detector import MIN_HEIGHT, precision_recall
+from tvau_ros.train.person_detector import actor_box_table, frame_boxes, precision_recall
 
 CONFIG = "tvau_ros/configs/pipeline_detector.yaml"
 
@@ -20,13 +20,8 @@ def rendered_people(seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
     job = next(j for j in plan_jobs(load_generator_config("smoke"), seed=seed) if j.split == "test")
     result = render_job(job, actor_boxes=True)
     frames = np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in result.frames])
-    h, w = frames.shape[1:3]
-    truth = [[] for _ in frames]
-    for frame, _actor, (x0, y0, x1, y1), _obj in result.actor_boxes:
-        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w - 1, x1), min(h - 1, y1)
-        if y1 - y0 + 1 >= MIN_HEIGHT and x1 > x0:
-            truth[frame].append((x0, y0, x1 - x0 + 1, y1 - y0 + 1))
-    return frames, [np.array(t, np.float32).reshape(-1, 4) for t in truth]
+    table = actor_box_table(result.actor_boxes, frames.shape[2], frames.shape[1])
+    return frames, [frame_boxes(table, t) for t in range(len(frames))]
 
 
 @pytest.fixture(scope="module")

@@ -52,14 +52,20 @@ def _actor_boxes(job: VideoJob) -> tuple[str, np.ndarray, np.ndarray]:
 
     result = render_job(job, actor_boxes=True)
     h, w = result.frames[0].shape[:2]
+    first = cv2.cvtColor(result.frames[0], cv2.COLOR_BGR2RGB)
+    return job.name, first, actor_box_table(result.actor_boxes, w, h)
+
+
+def actor_box_table(actor_boxes: list, width: int, height: int) -> np.ndarray:
+    """The renderer's actor boxes (frame, actor, (x0, y0, x1, y1), object) cut to the image ->
+    table ``(N, 5)`` of frame, x, y, w, h; actors under ``MIN_HEIGHT`` pixels are left out."""
     rows = []
-    for frame, _actor, (x0, y0, x1, y1), _obj in result.actor_boxes:
+    for frame, _actor, (x0, y0, x1, y1), _obj in actor_boxes:
         x0, y0 = max(0.0, float(x0)), max(0.0, float(y0))
-        x1, y1 = min(w - 1.0, float(x1)), min(h - 1.0, float(y1))
+        x1, y1 = min(width - 1.0, float(x1)), min(height - 1.0, float(y1))
         if y1 - y0 + 1 >= MIN_HEIGHT and x1 > x0:
             rows.append((frame, x0, y0, x1 - x0 + 1, y1 - y0 + 1))
-    first = cv2.cvtColor(result.frames[0], cv2.COLOR_BGR2RGB)
-    return job.name, first, np.asarray(rows, np.float32).reshape(-1, 5)
+    return np.asarray(rows, np.float32).reshape(-1, 5)
 
 
 def actor_labels(dataset: str | Path, split: str, config: str, seed: int | None, workers: int,
