@@ -64,15 +64,13 @@ def _spans(text: str) -> dict[int, tuple[int, int]]:
     return {c.target: c.value for c in extract_claims(text) if c.kind == "time_span"}
 
 
-def _overlaps(a: tuple[int, int], b: tuple[int, int], slack: float) -> bool:
-    inter = min(a[1], b[1]) - max(a[0], b[0]) + 1
-    union = max(a[1], b[1]) - min(a[0], b[0]) + 1
-    return inter / union >= 0.5 or (abs(a[0] - b[0]) <= slack and abs(a[1] - b[1]) <= slack)
-
-
 def _span_iou(a: tuple[int, int], b: tuple[int, int]) -> float:
     inter = min(a[1], b[1]) - max(a[0], b[0]) + 1
     return max(inter, 0) / (max(a[1], b[1]) - min(a[0], b[0]) + 1)
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int], slack: float) -> bool:
+    return _span_iou(a, b) >= 0.5 or (abs(a[0] - b[0]) <= slack and abs(a[1] - b[1]) <= slack)
 
 
 def _mapping(answers: dict[str, str], truths: list[dict]) -> dict[int, dict]:
