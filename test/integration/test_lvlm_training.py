@@ -73,9 +73,12 @@ def test_train_rae_under_torchrun_writes_one_adapter(smoke, tmp_path):
 def test_ablation_runner_trains_and_scores_three_variants(smoke, tmp_path):
     root, config = smoke
     done = _run([sys.executable, "-m", "tvau_ros.train.rae_ablation", "--config", str(config),
-                 "--test-dialogues", str(root / "ann_test.jsonl"), "--out", str(tmp_path / "abl"), "--quiet"])
+                 "--test-dialogues", str(root / "ann_test.jsonl"), "--out", str(tmp_path / "abl"), "--seed", "3",
+                 "--quiet"])
     assert done.returncode == 0, done.stdout + done.stderr
-    rows = json.loads((tmp_path / "abl" / "ablation.json").read_text())["rows"]
+    report = json.loads((tmp_path / "abl" / "ablation.json").read_text())
+    rows = report["rows"]
+    assert report["config"]["seed"] == 3
     assert [r["variant"] for r in rows] == ["w/o AHD", "w/o RAE", "full"]
     assert rows[0]["parameters"] == rows[2]["parameters"] > rows[1]["parameters"]   # the RAE's parameters
     assert all(0 <= r["yes_no_accuracy"] <= 100 for r in rows)

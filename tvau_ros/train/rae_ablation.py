@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-dialogues", required=True, help="dialogue JSONL to evaluate on")
     parser.add_argument("--out", required=True, help="output folder (one subfolder per variant; resumes)")
     parser.add_argument("--epochs", type=int, help="override the number of epochs")
+    parser.add_argument("--seed", type=int, help="override the seed (LLM and RAE init, data order)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {list(VARIANTS)}")
     parser.add_argument("--test-limit", type=int, help="evaluate the first N test dialogues only")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
@@ -129,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         cfg = load_rae_config(args.config, {"dataset": args.dataset, "train_dialogues": args.train_dialogues,
-                                            "val_dialogues": args.val_dialogues, "epochs": args.epochs})
+                                            "val_dialogues": args.val_dialogues, "epochs": args.epochs,
+                                            "seed": args.seed})
         rows = run_ablation(cfg, args.test_dialogues, args.out, variants, test_limit=args.test_limit,
                             progress=not args.quiet)
     except (OSError, ValueError) as exc:
