@@ -37,28 +37,19 @@ from pathlib import Path
 import numpy as np
 
 from tvau_ros.data.dataset import VideoSample, load_dataset
+from tvau_ros.evaluation.pipeline_eval import size_class, target_boxes
 from tvau_ros.metrics.boxes import box_iou
-from tvau_ros.metrics.gt_regions import mask_region_box
 
-SIZES = ((0, 20, "small"), (20, 40, "medium"), (40, 1 << 30, "large"))
 PAD = 0.25
 CROP_SIDE = 256
 TORSO = (11, 12, 23, 24)   # BlazePose shoulders and hips
 
 
-def size_name(height: float) -> str:
-    return next(name for lo, hi, name in SIZES if lo <= height < hi)
-
-
 def target_frames(video: VideoSample, every: int) -> list[tuple[int, tuple]]:
     """(frame, ground-truth box x1, y1, x2, y2) of the video's abnormal targets, every ``every``-th frame."""
-    out = []
-    for span in video.tracks:
-        for frame in range(span.start, span.end + 1, every):
-            box = mask_region_box(video.read_mask(frame), span.object_id)
-            if box is not None and box[3] - box[1] >= 4:
-                out.append((frame, tuple(float(v) for v in box)))
-    return out
+    sampled = {(span.object_id, frame) for span in video.tracks for frame in range(span.start, span.end + 1, every)}
+    return [(frame, tuple(float(v) for v in box)) for target, frames in target_boxes(video).items()
+            for frame, box in sorted(frames.items()) if (target, frame) in sampled and box[3] - box[1] >= 4]
 
 
 def hog_boxes(hog, frame_rgb: np.ndarray, scale: float) -> list[tuple]:
@@ -116,7 +107,7 @@ def probe(videos: list[VideoSample], every: int, hog_scale: float, label: str) -
             found = pose_on_crop(pose, frame, box)
             pose_seconds.append(time.perf_counter() - started)
             kinds = (video.meta or {}).get("anomaly_types") or [(video.meta or {}).get("kind", "abnormal")]
-            rows.append({"video": video.name, "kind": kinds[0], "size": size_name(box[3] - box[1] + 1),
+            rows.append({"video": video.name, "kind": kinds[0], "size": size_class(box[3] - box[1] + 1),
                          "hog_iou": best, "hog_count": len(detections), **found})
         print(f"{label}: {video.name} {len(wanted)} boxes", flush=True)
     return {"rows": rows, "hog_ms_per_frame": 1000 * float(np.median(hog_seconds)),
