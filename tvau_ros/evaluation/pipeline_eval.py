@@ -20,7 +20,9 @@ score and regions the node would publish for it; the evaluation keeps
 """
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -108,15 +110,18 @@ def target_boxes(video: VideoSample) -> dict[int, dict[int, tuple]]:
 def episode_summary(videos: Sequence[VideoSample], runs: dict[str, VideoRun], truth: dict[str, dict],
                     beta: float = 0.1) -> dict:
     """Episode-level behaviour at the shipped threshold: false episodes per minute of normal
-    video, episodes on abnormal videos that never touch a target, and the share of abnormal
-    targets with an episode on them (a region of the episode overlapping the target's box
-    with IoU >= ``beta`` in an abnormal frame); ``truth``: video -> ``target_boxes(video)``."""
+    video and how many of them carry each label, episodes on abnormal videos that never touch
+    a target, and the share of abnormal targets with an episode on them (a region of the
+    episode overlapping the target's box with IoU >= ``beta`` in an abnormal frame);
+    ``truth``: video -> ``target_boxes(video)``."""
     normal_minutes, normal_episodes, stray, targets, found = 0.0, 0, 0, 0, 0
+    false_labels: Counter[str] = Counter()
     for video in videos:
         run = runs[video.name]
         if not video.is_abnormal:
             normal_minutes += video.num_frames / float(video.fps) / 60.0
             normal_episodes += len(run.episodes)
+            false_labels.update(re.sub(r"_\d+s$", "", e["label"]) for e in run.episodes)  # stationary_45s -> stationary
             continue
         on_target: set[int] = set()
         for boxes in run.episode_boxes.values():
@@ -129,7 +134,8 @@ def episode_summary(videos: Sequence[VideoSample], runs: dict[str, VideoRun], tr
         targets += len(truth[video.name])
         found += len(on_target)
     return {"false_episodes_per_min_normal": normal_episodes / normal_minutes if normal_minutes else None,
-            "normal_minutes": round(normal_minutes, 2), "episodes_off_target_abnormal": stray,
+            "normal_minutes": round(normal_minutes, 2), "false_episode_labels": dict(false_labels.most_common()),
+            "episodes_off_target_abnormal": stray,
             "targets": targets, "targets_with_episode": found,
             "target_episode_recall": 100.0 * found / targets if targets else None}
 
