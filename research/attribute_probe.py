@@ -77,23 +77,28 @@ def object_rows(scene_dir: str, video: VideoSample) -> tuple[str, dict]:
     return video.name, {"rows": rows, "labels": np.asarray(video.frame_labels), "fps": float(video.fps)}
 
 
+def _track_windows(run: dict, frames: int):
+    """Each recorded object as (frame, IoU, age, its track's (frame, excesses) of the last ``frames`` frames)."""
+    history: dict[int, list] = defaultdict(list)
+    for t, track_id, iou, excesses, age in run["rows"]:
+        recent = history[track_id]
+        recent.append((t, excesses))
+        while recent and recent[0][0] <= t - frames:
+            recent.pop(0)
+        yield t, iou, age, recent
+
+
 def rescored_frames(runs: dict, persist_s: float = 0.5, drop: tuple = (), combine: str = "max",
                     min_age_s: float = 0.5, at_half: float = 1.0, width: float = 0.2) -> dict[str, np.ndarray]:
     """Frame scores from the recorded excesses with the engine's scoring (no hold), variants by argument."""
     out = {}
     for name, run in runs.items():
         scores = np.zeros(len(run["labels"]))
-        window = max(1, round(persist_s * run["fps"]))
-        history: dict[int, list] = defaultdict(list)
-        for t, track_id, _, excesses, age in run["rows"]:
-            recent = history[track_id]
-            recent.append((t, excesses))
-            while recent and recent[0][0] <= t - window:
-                recent.pop(0)
+        for t, _, age, recent in _track_windows(run, max(1, round(persist_s * run["fps"]))):
             if age < min_age_s or len(recent) < 2:
                 continue
             medians = []
-            for attribute in excesses:
+            for attribute in recent[-1][1]:   # those measured now
                 series = [e[attribute] for _, e in recent if attribute in e]
                 if attribute not in drop and len(series) >= max(2, len(recent) // 2):
                     medians.append(float(np.median(series)))
@@ -131,12 +136,7 @@ def object_features(runs: dict, attributes: list[str], persist_s: float = 0.5,
     features, targets, where = [], [], []
     for name, run in runs.items():
         short_n, long_n = max(1, round(persist_s * run["fps"])), max(1, round(long_s * run["fps"]))
-        history: dict[int, list] = defaultdict(list)
-        for t, track_id, iou, excesses, age in run["rows"]:
-            recent = history[track_id]
-            recent.append((t, excesses))
-            while recent and recent[0][0] <= t - long_n:
-                recent.pop(0)
+        for t, iou, age, recent in _track_windows(run, long_n):
             if age < 0.5:
                 continue
             row = []
