@@ -7,7 +7,6 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import rclpy
 from sensor_msgs.msg import CameraInfo, Image
 
 from tvau_ros.core.types import NS_PER_S
@@ -18,7 +17,7 @@ from tvau_ros.nodes.image_conversion import image_to_rgb8
 from tvau_ros.nodes.msg_conversion import stamp_to_ns
 from tvau_ros.nodes.qos import qos_profile
 
-from peers.node_client import Collector, spin_until, start_node
+from peers.node_client import Collector, observer_node, spin_until, start_node
 
 
 
@@ -32,11 +31,8 @@ def bag_frames(n, h=48, w=64):
 
 @pytest.fixture(scope="module")
 def node():
-    rclpy.init()
-    node = rclpy.create_node("tvau_replay_test")
-    yield node
-    node.destroy_node()
-    rclpy.shutdown()
+    with observer_node("tvau_replay_test") as node:
+        yield node
 
 
 def replay_and_collect(node, topic, params, expected):

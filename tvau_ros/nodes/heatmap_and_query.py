@@ -22,6 +22,7 @@ from rclpy.lifecycle import TransitionCallbackReturn
 from tvau_ros.core.dialogue.evidence_view import PipelineSource
 from tvau_ros.nodes.heatmap_node import HeatmapNode
 from tvau_ros.nodes.query_node import QueryNode, executor_for, spin_nodes
+from tvau_ros.nodes.shutdown import init_node_process
 
 
 def query_node_arguments(argv: list[str]) -> list[str]:
@@ -53,7 +54,7 @@ def query_node_arguments(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Run both nodes until Ctrl-C; prints READY once both exist."""
     argv = list(argv if argv is not None else sys.argv)
-    rclpy.init(args=argv)
+    stop = init_node_process(argv)
     heatmap = HeatmapNode()
     try:
         query = QueryNode(source=PipelineSource(lambda: heatmap.pipeline), use_global_arguments=False,
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                 heatmap.get_logger().error("autostart: not activated; the node stays unconfigured "
                                            "until it is configured again")
 
-    return spin_nodes(executor_for(query, extra_threads=3), [query, heatmap], on_start=autostart,
+    return spin_nodes(executor_for(query, extra_threads=3), [query, heatmap], stop, on_start=autostart,
                       on_stop=heatmap._release)
 
 

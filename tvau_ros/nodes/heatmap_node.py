@@ -27,7 +27,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import SingleThreadedExecutor
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 from rcl_interfaces.msg import ParameterDescriptor
@@ -47,6 +47,7 @@ from tvau_ros.nodes import msg_conversion as conv
 from tvau_ros.nodes.camera_model import CameraModel, camera_info_topic_for
 from tvau_ros.nodes.qos import qos_profile
 from tvau_ros.nodes.scene_control import SceneControl
+from tvau_ros.nodes.shutdown import init_node_process, spin_until_stopped
 
 if TYPE_CHECKING:
     from lifecycle_msgs.srv import ChangeState
@@ -387,8 +388,10 @@ class HeatmapNode(LifecycleNode):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the node until Ctrl-C (``argv``: ROS arguments, e.g. ``--ros-args -p autostart:=true``)."""
-    rclpy.init(args=argv if argv is not None else sys.argv)
+    stop = init_node_process(argv if argv is not None else sys.argv)
     node = HeatmapNode()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
         if node.param("autostart"):
             if node.trigger_configure() == TransitionCallbackReturn.SUCCESS:
@@ -397,20 +400,13 @@ def main(argv: list[str] | None = None) -> int:
                 node.get_logger().error("autostart: not activated; the node stays unconfigured "
                                         "until it is configured again")
         print("READY", flush=True)  # endpoints exist (tests and bringup wait for this line)
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:  # noqa: BLE001 - only a signal's shutdown is a clean stop
-        if rclpy.ok():
-            raise
-        # SIGINT/SIGTERM shut the context down before spin started (right after READY): a clean stop
+        spin_until_stopped(executor, stop)
     finally:
         node._release()
+        executor.shutdown()
         node.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
+        rclpy.try_shutdown()
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -35,7 +35,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage, Image
 from tvau_msgs.action import QueryAnomaly as QueryAction
@@ -49,6 +49,7 @@ from tvau_ros.core.dialogue.mirror import EvidenceMirror
 from tvau_ros.core.dialogue.worker import Busy, QueryWorker
 from tvau_ros.nodes import msg_conversion as conv
 from tvau_ros.nodes.qos import qos_profile
+from tvau_ros.nodes.shutdown import StopRequest, init_node_process, spin_until_stopped
 
 if TYPE_CHECKING:
     from rclpy.action.server import ServerGoalHandle
@@ -303,18 +304,16 @@ def executor_for(node: QueryNode, extra_threads: int = 2) -> MultiThreadedExecut
     return MultiThreadedExecutor(num_threads=node.worker.workers + node.worker.max_queue + 2 + extra_threads)
 
 
-def spin_nodes(executor: MultiThreadedExecutor, nodes: list, on_start: Callable[[], None] | None = None,
-               on_stop: Callable[[], None] | None = None) -> int:
-    """Spin ``nodes`` until Ctrl-C, printing READY once they exist (tests and bringup wait for it)."""
+def spin_nodes(executor: MultiThreadedExecutor, nodes: list, stop: StopRequest,
+               on_start: Callable[[], None] | None = None, on_stop: Callable[[], None] | None = None) -> int:
+    """Spin ``nodes`` until Ctrl-C / SIGTERM, printing READY once they exist (tests and bringup wait for it)."""
     for node in nodes:
         executor.add_node(node)
     try:
         if on_start is not None:
             on_start()
         print("READY", flush=True)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin_until_stopped(executor, stop)
     finally:
         executor.shutdown()
         if on_stop is not None:
@@ -327,15 +326,14 @@ def spin_nodes(executor: MultiThreadedExecutor, nodes: list, on_start: Callable[
 
 def main(argv: list[str] | None = None) -> int:
     """Run the query node on its own, fed by the heatmap node's topics, until Ctrl-C."""
-    rclpy.init(args=argv if argv is not None else sys.argv)
+    stop = init_node_process(argv if argv is not None else sys.argv)
     try:
         node = QueryNode()
     except Exception as exc:  # noqa: BLE001 - a bad parameter (value or type): one line, exit 2
         print(f"tvau query node: error: {exc}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    return spin_nodes(executor_for(node), [node])
-
+    return spin_nodes(executor_for(node), [node], stop)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -25,7 +25,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from tvau_msgs.msg import AnomalyEvent
@@ -35,6 +35,7 @@ from tvau_ros.io.writers import EventsWriter, Mp4Writer
 from tvau_ros.nodes import msg_conversion as conv
 from tvau_ros.nodes.image_conversion import image_to_numpy
 from tvau_ros.nodes.qos import qos_profile
+from tvau_ros.nodes.shutdown import init_node_process, spin_until_stopped
 
 NODE_NAME = "tvau_recorder"
 PARAMETERS = {
@@ -148,27 +149,25 @@ class RecorderNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv if argv is not None else sys.argv)
+    stop = init_node_process(argv if argv is not None else sys.argv)
     node = RecorderNode()
-    summary = None
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     show = bool(node.get_parameter("print_summary").value)
     try:
         deadline = time.monotonic() + float(node.get_parameter("wait_timeout_s").value)
-        while rclpy.ok() and not node.publishers_matched() and time.monotonic() < deadline:
-            rclpy.spin_once(node, timeout_sec=0.05)
+        spin_until_stopped(executor, stop, lambda: node.publishers_matched() or time.monotonic() >= deadline,
+                           period=0.05)
         print("READY", flush=True)
-        while rclpy.ok() and not node.idle():
-            rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin_until_stopped(executor, stop, node.idle)
     finally:
         summary = node.finish()
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
     if show:
         print(format_summary(summary, title="tvau recorder"), flush=True)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

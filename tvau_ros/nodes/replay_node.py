@@ -24,7 +24,7 @@ from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
@@ -34,6 +34,7 @@ from tvau_ros.io.sources import SourceError, SourceFrame, open_source
 from tvau_ros.nodes import msg_conversion as conv
 from tvau_ros.nodes.camera_model import camera_info_topic_for
 from tvau_ros.nodes.qos import qos_profile
+from tvau_ros.nodes.shutdown import init_node_process, spin_until_stopped
 
 NODE_NAME = "tvau_replay"
 
@@ -169,37 +170,37 @@ class ReplayNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv if argv is not None else sys.argv)
+    stop = init_node_process(argv if argv is not None else sys.argv)
     try:
         node = ReplayNode()
     except (SourceError, ValueError) as exc:
         print(f"tvau node replay: error: {exc}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         return 2
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     worker = threading.Thread(target=node.run, name="tvau_replay_publisher", daemon=True)
     print("READY", flush=True)
     worker.start()
     code = 0
     try:
-        while rclpy.ok() and not node.done.is_set():
-            rclpy.spin_once(node, timeout_sec=0.1)
-        if node.error:
-            print(f"tvau node replay: error: {node.error}", file=sys.stderr, flush=True)
-            code = 2
-        node.flush()
-        print(f"REPLAY_DONE frames={node.published}", flush=True)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin_until_stopped(executor, stop, node.done.is_set)
+        if node.done.is_set():
+            if node.error:
+                print(f"tvau node replay: error: {node.error}", file=sys.stderr, flush=True)
+                code = 2
+            node.flush()
+            print(f"REPLAY_DONE frames={node.published}", flush=True)
     finally:
         node.stop.set()
         worker.join(timeout=5.0)   # a publish racing destroy_node raises InvalidHandle in the thread
         if worker.is_alive():
             print("tvau node replay: warning: the source did not stop within 5 s; exiting anyway",
                   file=sys.stderr, flush=True)
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
     return code
-
 
 if __name__ == "__main__":
     sys.exit(main())

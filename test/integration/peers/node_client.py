@@ -5,6 +5,8 @@ message arrival, log lines) with generous timeouts, never by fixed sleeps.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import rclpy
 import ros_helpers  # test/integration is on sys.path for these tests
@@ -26,6 +28,18 @@ def start_node(kind: str, name: str, params: dict, ready_timeout: float = 90.0) 
         proc.stop()
         raise RuntimeError(f"{kind} node {name} did not start:\n{''.join(proc.lines)}")
     return proc
+
+
+@contextmanager
+def observer_node(name: str) -> Iterator:
+    """rclpy initialised for this test process with one node named ``name`` (the test's camera / observer)."""
+    rclpy.init()
+    node = rclpy.create_node(name)
+    try:
+        yield node
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
 
 
 def spin_until(node, predicate, timeout: float = TIMEOUT, period: float = 0.02) -> bool:
