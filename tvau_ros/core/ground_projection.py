@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from transforms3d.euler import euler2mat
+from transforms3d.quaternions import mat2quat, quat2mat
 
 from tvau_ros.core.types import Box, GroundPoint
 
@@ -93,17 +95,12 @@ class Pose:
         return cls(tuple(values[:3]), tuple(q / norm for q in values[3:]))
 
     def matrix(self) -> np.ndarray:
-        from transforms3d.quaternions import quat2mat
-
         x, y, z, w = self.rotation
         return quat2mat([w, x, y, z])
 
 
 def pose_from_height_pitch(height: float, pitch_deg: float, x: float = 0.0, y: float = 0.0) -> Pose:
     """A camera ``height`` m above the ground looking along +x, tilted down by ``pitch_deg``."""
-    from transforms3d.euler import euler2mat
-    from transforms3d.quaternions import mat2quat
-
     # optical axes (z forward, x right, y down) expressed in a body frame (x forward, z up)
     body_from_optical = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
     tilt = euler2mat(0.0, math.radians(pitch_deg), 0.0, "sxyz")  # rotation about body y

@@ -27,6 +27,7 @@ of that target and starts no track of its own. The update reports which tracks w
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -64,6 +65,15 @@ class TrackerConfig:
             raise ValueError(f"tracking.max_misses must be >= 0, got {self.max_misses}")
 
 
+def assignment_solver() -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """scipy's ``linear_sum_assignment``, imported when a tracker is built (on configure), not
+    on the first frame with objects: the import takes 0.4 s, and a node spending it mid-stream
+    dropped the frames behind it (which changed what it tracked)."""
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment
+
+
 def _covered(inner: Box, outer: Box) -> float:
     """Fraction of ``inner``'s area inside ``outer``."""
     ix = min(inner.x_max, outer.x_max) - max(inner.x, outer.x) + 1
@@ -86,6 +96,7 @@ class Tracker:
         self.cfg = cfg
         self._tracks: list[Track] = []  # tentative tracks have track_id 0
         self._next_id = 1
+        self._solve = assignment_solver()
 
     @property
     def confirmed(self) -> list[Track]:
@@ -108,11 +119,9 @@ class Tracker:
     def _assign(self, regions: list[Region], diagonal: float, stamp_ns: int) -> list[tuple[int, int]]:
         if not self._tracks or not regions:
             return []
-        from scipy.optimize import linear_sum_assignment
-
         cost = np.array([[self._cost(t, r, diagonal, stamp_ns) for r in regions] for t in self._tracks])
         feasible = np.isfinite(cost)
-        rows, cols = linear_sum_assignment(np.where(feasible, cost, 1e6))
+        rows, cols = self._solve(np.where(feasible, cost, 1e6))
         return [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if feasible[i, j]]
 
     def update(self, regions: list[Region], stamp_ns: int, image_size: tuple[int, int]) -> TrackUpdate:

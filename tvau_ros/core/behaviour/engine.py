@@ -142,6 +142,9 @@ class BehaviourEngine:
 
     def set_scene_model(self, scene: SceneModel | None, warning: str = "") -> None:
         """Use ``scene`` from the next frame on (None: the generic model, ``warning`` says why)."""
+        self.generic.prepare()
+        if scene is not None:
+            scene.prepare()
         with self._lock:
             self.scene = scene
             self.status.scene = self.model.name

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from tvau_ros.core.behaviour.foreground import Blob, box_centre, box_foot
+from tvau_ros.core.tracking import assignment_solver
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ class ObjectTracker:
         self.cfg = cfg
         self.tracks: list[ObjectTrack] = []
         self._next_id = 1
+        self._solve = assignment_solver()
 
     def reset(self) -> None:
         self.tracks = []
@@ -196,8 +198,6 @@ class ObjectTracker:
 
         Each track may take one blob, or go on inside a group blob (a column of its own in the
         assignment, cheaper than a distant blob: a runner passing a walker stays the runner)."""
-        from scipy.optimize import linear_sum_assignment
-
         n_tracks, n_blobs = len(self.tracks), len(blobs)
         groups = [self._group_of(t, blobs, stamp_s) for t in self.tracks]
         pairs, coasting = [], []
@@ -207,7 +207,7 @@ class ObjectTracker:
             for r, (group, share) in enumerate(groups):
                 if group >= 0:
                     cost[r, n_blobs + r] = 0.3 + 0.5 * (1.0 - share)
-            rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e6))
+            rows, cols = self._solve(np.where(np.isfinite(cost), cost, 1e6))
             for r, c in zip(rows, cols, strict=True):
                 if np.isfinite(cost[r, c]):
                     (pairs if c < n_blobs else coasting).append((int(r), int(c)))
