@@ -16,7 +16,8 @@ from tvau_ros.io.sources import open_source
 clip = generate_sample_clip(sys.argv[1], frames=60, anomaly_start=10)
 frames = [f.image for f in open_source(clip.path)]
 pipe = AnomalyPipeline.from_config(overrides={
-    "engine": "behaviour", "scene": "plaza", "behaviour": {"scene_dir": sys.argv[2]}, "ground": {"frame_id": "map", "camera_pose": [0, 0, 2, -0.56, 0.56, -0.43, 0.43]}})
+    "engine": "behaviour", "scene": "plaza", "behaviour": {"scene_dir": sys.argv[2]},
+    "ground": {"frame_id": "map", "camera_pose": [0, 0, 2, -0.56, 0.56, -0.43, 0.43]}})
 before = set(sys.modules)
 evidence = [pipe.push(image, stamp_ns=(i + 1) * 66_666_667) for i, image in enumerate(frames)]
 regions = [r for e in evidence if e is not None for r in e.regions]
