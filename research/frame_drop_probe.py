@@ -36,7 +36,7 @@ SCENE = "plaza"
 def replay(frames: list[np.ndarray], clip: SampleClip, scene_dir: Path, drop: set[int]) -> dict:
     """The pipeline over ``frames`` without the indices in ``drop``: regions on / off the target."""
     pipe = AnomalyPipeline.from_config(overrides={"scene": SCENE, "behaviour": {"scene_dir": str(scene_dir)}})
-    on, off, off_frames = 0, 0, set()
+    on, off, off_frames, off_labels = 0, 0, set(), set()
     for i, image in enumerate(frames):
         if i in drop:
             continue
@@ -48,10 +48,12 @@ def replay(frames: list[np.ndarray], clip: SampleClip, scene_dir: Path, drop: se
             else:
                 off += 1
                 off_frames.add(i)
+                off_labels.add(region.label)
     regions = on + off
     return {"dropped": sorted(drop), "regions": regions, "regions_on_target": on,
             "on_target": on / regions if regions else float("nan"),
-            "frames_off_target": sorted(off_frames), "episodes": pipe.episodes.total_started}
+            "frames_off_target": sorted(off_frames), "labels_off_target": sorted(off_labels),
+            "episodes": pipe.episodes.total_started}
 
 
 def patterns(n: int, seeds: int) -> dict[str, list[set[int]]]:

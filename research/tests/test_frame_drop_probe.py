@@ -30,6 +30,7 @@ def test_replay_scores_regions_against_the_runners_mask(tmp_path):
     frames = [f.image for f in open_source(clip.path)]
     full = replay(frames, clip, tmp_path / "s", set())
     assert full["regions"] == full["regions_on_target"] > 0 and full["on_target"] == 1.0 and full["episodes"] == 1
+    assert full["labels_off_target"] == []
     gap = replay(frames, clip, tmp_path / "s", {30, 31})
     assert gap["dropped"] == [30, 31] and gap["regions"] > 0
     assert not set(gap["frames_off_target"]) & {30, 31}  # dropped frames give no regions

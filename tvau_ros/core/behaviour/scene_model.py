@@ -129,12 +129,11 @@ class SceneModel:
         b = _heading_bin(hx, hy)
         return -math.log10((cell[b] + 0.5) / (cell.sum() + 0.5 * HEADING_BINS))
 
-    def prepare(self) -> SceneModel:
+    def prepare(self) -> None:
         """Compute what scoring reads (the blurred maps) now, not on the first object a node
         sees mid-stream (the first blur imports scipy.ndimage: 70 ms)."""
         if self.place is not None:
             self._runtime_maps()
-        return self
 
     def _runtime_maps(self) -> dict:
         """The blurred maps, computed once (the maps do not change after fitting)."""
