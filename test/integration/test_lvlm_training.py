@@ -40,7 +40,9 @@ def smoke(tmp_path_factory):
 def test_train_rae_cli_writes_an_adapter_that_answers(smoke, tmp_path):
     root, config = smoke
     done = _run([sys.executable, "-m", "tvau_ros.cli", "train", "rae", "--config", str(config), "--out",
-                 str(tmp_path / "out"), "--quiet", "--set", "heatmap_mode=rae"])
+                 str(tmp_path / "out"), "--quiet", "--set", "heatmap_mode=rae",
+                 # the training dialogues' videos under train_dataset, not dataset
+                 "--set", f"dataset={tmp_path / 'no_videos'}", "--set", f"train_dataset={root}"])
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"train: adapter {tmp_path / 'out' / 'adapter'}" in done.stdout
     from tvau_ros.core.lvlm import LvlmAnswerer

@@ -133,6 +133,7 @@ def test_bad_training_configs_name_the_setting(tmp_path):
         ({"max_side": "big"}, "max_side must be a positive integer or null"),
         ({"dataset": 3}, "dataset must be a non-empty string"),
         ({"val_dialogues": ["a.jsonl"]}, "val_dialogues must be a path or null"),
+        ({"train_dataset": 5}, "train_dataset must be a path or null, got 5"),
         ({"lora": [1, 2]}, "lora must be a mapping"),
     ]
     for override, message in cases:

@@ -58,11 +58,12 @@ def run_ablation(cfg: RaeTrainConfig, test_dialogues: str | Path, out: str | Pat
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    load = dict(dataset_root=cfg.dataset, heatmap_source=cfg.heatmap_source, num_frames=cfg.num_frames,
-                max_side=cfg.max_side)
-    data = {"train": load_dialogue_clips(cfg.train_dialogues, limit=cfg.limit, **load),
-            "validation": load_dialogue_clips(cfg.val_dialogues, limit=cfg.limit, **load) if cfg.val_dialogues else []}
-    test = load_dialogue_clips(test_dialogues, limit=test_limit, **load)
+    load = dict(heatmap_source=cfg.heatmap_source, num_frames=cfg.num_frames, max_side=cfg.max_side)
+    train_root = cfg.train_dataset or cfg.dataset
+    data = {"train": load_dialogue_clips(cfg.train_dialogues, train_root, limit=cfg.limit, **load),
+            "validation": load_dialogue_clips(cfg.val_dialogues, cfg.dataset, limit=cfg.limit, **load)
+            if cfg.val_dialogues else []}
+    test = load_dialogue_clips(test_dialogues, cfg.dataset, limit=test_limit, **load)
     if progress:
         print(f"ablation: {len(data['train'])} train / {len(data['validation'])} validation / {len(test)} test "
               f"dialogues loaded in {time.perf_counter() - t0:.0f} s", flush=True)
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="training YAML (training/configs/rae_tiny_ablation.yaml)")
     parser.add_argument("--dataset", help="override the dataset root")
     parser.add_argument("--train-dialogues", help="override the training dialogue JSONL")
+    parser.add_argument("--train-dataset", help="root of the training dialogues' videos, when they come from "
+                        "another generated set (default: the dataset root)")
     parser.add_argument("--val-dialogues", help="override the validation dialogue JSONL")
     parser.add_argument("--test-dialogues", required=True, help="dialogue JSONL to evaluate on")
     parser.add_argument("--out", required=True, help="output folder (one subfolder per variant; resumes)")
@@ -130,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         cfg = load_rae_config(args.config, {"dataset": args.dataset, "train_dialogues": args.train_dialogues,
+                                            "train_dataset": args.train_dataset,
                                             "val_dialogues": args.val_dialogues, "epochs": args.epochs,
                                             "seed": args.seed})
         rows = run_ablation(cfg, args.test_dialogues, args.out, variants, test_limit=args.test_limit,

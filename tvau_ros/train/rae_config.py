@@ -30,6 +30,7 @@ class RaeTrainConfig:
 
     dataset: str = "data/default"
     train_dialogues: str = "data/default/ann_train.jsonl"
+    train_dataset: str | None = None                  # root of train_dialogues' videos (default: dataset)
     val_dialogues: str | None = "data/default/ann_validation.jsonl"
     out_dir: str = "outputs/rae"
     model: dict = field(default_factory=lambda: {"model_path": None, "trainable": "lora"})
@@ -76,8 +77,9 @@ class RaeTrainConfig:
         for name in ("dataset", "train_dialogues", "out_dir", "heatmap_mode", "heatmap_source", "answer_choice"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 fail(name, "a non-empty string")
-        if self.val_dialogues is not None and not isinstance(self.val_dialogues, str):
-            fail("val_dialogues", "a path or null")
+        for name in ("val_dialogues", "train_dataset"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                fail(name, "a path or null")
         for name in ("model", "lora", "rae", "video"):
             if not isinstance(getattr(self, name), dict):
                 fail(name, "a mapping")
