@@ -24,5 +24,6 @@ def test_shipped_training_config_loads(path):
 
 def test_the_larger_ablation_reads_its_training_videos_from_their_own_root():
     cfg = load_rae_config(CONFIGS[0].with_name("rae_tiny_ablation_1200.yaml"))
-    assert (cfg.train_dataset, cfg.dataset) == ("data/rae_train", "data/default")
-    assert cfg.train_dialogues.startswith(cfg.train_dataset + "/")
+    assert (cfg.train_root, cfg.dataset) == ("data/rae_train", "data/default")
+    assert cfg.train_dialogues.startswith(cfg.train_root + "/")
+    assert load_rae_config(CONFIGS[0].with_name("rae_tiny_ablation.yaml")).train_root == "data/default"

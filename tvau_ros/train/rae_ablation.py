@@ -59,8 +59,7 @@ def run_ablation(cfg: RaeTrainConfig, test_dialogues: str | Path, out: str | Pat
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     load = dict(heatmap_source=cfg.heatmap_source, num_frames=cfg.num_frames, max_side=cfg.max_side)
-    train_root = cfg.train_dataset or cfg.dataset
-    data = {"train": load_dialogue_clips(cfg.train_dialogues, train_root, limit=cfg.limit, **load),
+    data = {"train": load_dialogue_clips(cfg.train_dialogues, cfg.train_root, limit=cfg.limit, **load),
             "validation": load_dialogue_clips(cfg.val_dialogues, cfg.dataset, limit=cfg.limit, **load)
             if cfg.val_dialogues else []}
     test = load_dialogue_clips(test_dialogues, cfg.dataset, limit=test_limit, **load)

@@ -50,6 +50,11 @@ class RaeTrainConfig:
     seed: int = 0
     limit: int | None = None                          # first N dialogues only (smoke runs)
 
+    @property
+    def train_root(self) -> str:
+        """Where the training dialogues' videos are: ``train_dataset``, else ``dataset``."""
+        return self.train_dataset or self.dataset
+
     def __post_init__(self) -> None:
         self._check_types()
         unknown = sorted(set(self.model) - MODEL_KEYS)

@@ -164,7 +164,7 @@ def train_rae(cfg: RaeTrainConfig, resume: bool = True, progress: bool = True, d
     out.mkdir(parents=True, exist_ok=True)
     source = "none" if cfg.heatmap_mode == "none" else cfg.heatmap_source
     if clips is None:
-        clips = {"train": load_dialogue_clips(cfg.train_dialogues, cfg.train_dataset or cfg.dataset, source,
+        clips = {"train": load_dialogue_clips(cfg.train_dialogues, cfg.train_root, source,
                                               cfg.num_frames, cfg.max_side, limit=cfg.limit)}
         if cfg.val_dialogues:
             clips["validation"] = load_dialogue_clips(cfg.val_dialogues, cfg.dataset, source, cfg.num_frames,
